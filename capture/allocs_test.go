@@ -2,7 +2,10 @@
 
 package capture
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestFilterAllocs(t *testing.T) {
 	msgs := testMessages()
@@ -19,5 +22,18 @@ func TestFilterAllocs(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%s: %v allocations per run, want 0", src, n)
 		}
+	}
+}
+
+func TestDedupAllocs(t *testing.T) {
+	msgs := testMessages()
+	d := NewDedup(DedupConfig{Window: time.Second, ByCaptureID: true})
+	n := testing.AllocsPerRun(100, func() {
+		for i := range msgs {
+			d.Seen(&msgs[i].m, &msgs[i].s)
+		}
+	})
+	if n != 0 {
+		t.Errorf("Dedup.Seen: %v allocations per run, want 0", n)
 	}
 }
