@@ -325,7 +325,7 @@ func hepMagicPrefix(b []byte) bool {
 			return false
 		}
 	}
-	return b[0] == 'H' || b[0] == 'E'
+	return len(b) > 0 && (b[0] == 'H' || b[0] == 'E')
 }
 
 // decodeV12 decodes the fixed v1/v2 header (struct hep_hdr + hep_iphdr or
