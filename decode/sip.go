@@ -1,18 +1,32 @@
 package decode
 
+//go:generate go run sipheader_generate.go
+
+import "bytes"
+
 // SIP is a parsed SIP message. Byte-slice fields alias the input passed to
 // DecodeFrom and are valid only until the next DecodeFrom or Reset, or until the
 // ring block holding the input is released. Values are the bytes of the message
-// as they are on the wire: no case folding, no unescaping.
+// as they are on the wire: no case folding, no unescaping. A folded header
+// value keeps its CRLF and leading white space (they are bytes of the message).
 // A SIP must not be copied or used from more than one goroutine.
+//
+// The zero value is ready to use with the default configuration (a-leg header
+// X-CID, no custom headers); Configure or NewSIP set another one.
 type SIP struct {
-	// Msg is the whole message: start line, headers and body.
+	noCopy noCopySIP
+
+	// Msg is the whole message: start line, headers and body. On UDP a
+	// datagram may carry bytes after the body; Msg stops at the body end given
+	// by Content-Length, or runs to the end of the input when there is none.
 	Msg []byte
 
 	// Request line; Method is nil for replies.
 	Method []byte
 	RURI   []byte
 	// RURIUser and RURIDomain are the user and host parts of the Request-URI.
+	// For a tel: URI the user is the number and the domain is nil. An IPv6
+	// host keeps its brackets ("[2001:db8::1]"), as on the wire.
 	RURIUser, RURIDomain []byte
 
 	// Status line; Status is 0 and StatusCode nil for requests.
@@ -20,15 +34,21 @@ type SIP struct {
 	StatusCode  []byte // the three digits as on the wire ("200")
 	ReplyReason []byte
 
+	// From and To URI user and host (IPv6 hosts keep their brackets) and the
+	// tag header parameter.
 	FromUser, FromDomain, FromTag []byte
 	ToUser, ToDomain, ToTag       []byte
 	// PIDUser is the user of P-Asserted-Identity, else P-Preferred-Identity,
 	// else Remote-Party-ID.
 	PIDUser []byte
-	// First Contact URI.
+	// First Contact URI: user, host and port (0 when absent). ContactIP is
+	// the host without the brackets of an IPv6 reference, so that
+	// netip.ParseAddr accepts it; it may also be a host name.
 	ContactUser, ContactIP []byte
 	ContactPort            uint16
-	// Auth is the Authorization or Proxy-Authorization value; AuthUser its username.
+	// Auth is the Authorization or Proxy-Authorization value (Authorization
+	// wins when both are present); AuthUser its username parameter without
+	// the quotes.
 	Auth, AuthUser []byte
 
 	CallID     []byte
@@ -46,19 +66,753 @@ type SIP struct {
 	ContentType []byte
 	UserAgent   []byte // User-Agent, or Server when there is no User-Agent
 
-	// X-OIP header.
+	// X-OIP header: host (IPv6 without brackets) and port.
 	OriginatorIP   []byte
 	OriginatorPort uint16
 
 	Custom  [3][]byte // values of the configured custom headers
 	RTPStat []byte    // first present of the RTP statistics headers
 
-	// ContentLength is the Content-Length value, -1 when absent.
+	// ContentLength is the Content-Length value, -1 when absent or invalid.
 	ContentLength int
 	Body          []byte
 
-	cfg *SIPConfig
+	// seen has bit id set once header id was met; first occurrence wins.
+	seen uint64
+	// rank+1 of the header that filled a prioritised field; 0 = none yet.
+	pidRank, uaRank, authRank, rtpRank, alegRank uint8
+	// badCL is set when Content-Length is not a number.
+	badCL bool
+
+	m *sipMatcher // compiled configuration; nil means the defaults
+}
+
+// noCopySIP makes go vet's copylocks check flag copies of a SIP.
+type noCopySIP struct{}
+
+func (*noCopySIP) Lock()   {}
+func (*noCopySIP) Unlock() {}
+
+// SIPError is the type of the SIP decoder's sentinel errors. Compare with
+// errors.Is or ==; Kind gives a short stable name for a metric label.
+type SIPError struct {
+	kind, msg string
+}
+
+// Error returns the error text.
+func (e *SIPError) Error() string { return e.msg }
+
+// Kind returns a short stable name such as "not_sip" or "truncated".
+func (e *SIPError) Kind() string { return e.kind }
+
+// Sentinel errors of DecodeFrom, SIPMessageLen and LooksLikeSIP. Each has a
+// distinct Kind. ErrNotSIP means the input is not SIP at all; the others mean
+// SIP that is malformed (or, for ErrSIPIncomplete, not complete yet).
+var (
+	// ErrNotSIP: the first line is neither a SIP request line nor a SIP
+	// status line (HTTP, binary junk, a keepalive CRLF, an empty input).
+	ErrNotSIP = &SIPError{"not_sip", "decode: not a SIP message"}
+	// ErrSIPBadStartLine: the first line names a SIP version but is
+	// malformed (bad method characters, no Request-URI, status code not
+	// three digits in 100-699).
+	ErrSIPBadStartLine = &SIPError{"bad_start_line", "decode: sip: malformed start line"}
+	// ErrSIPTruncated: the headers do not end with an empty line.
+	ErrSIPTruncated = &SIPError{"truncated", "decode: sip: no end of headers"}
+	// ErrSIPBadHeader: a header line has no name or no colon, or CSeq is not
+	// "number method".
+	ErrSIPBadHeader = &SIPError{"bad_header", "decode: sip: malformed header"}
+	// ErrSIPContentLength: Content-Length is not a number, or says more than
+	// the input holds.
+	ErrSIPContentLength = &SIPError{"content_length", "decode: sip: invalid content-length or body shorter than content-length"}
+	// ErrSIPNoCallID: there is no Call-ID header, or it is empty.
+	ErrSIPNoCallID = &SIPError{"no_call_id", "decode: sip: missing call-id"}
+	// ErrSIPIncomplete: SIPMessageLen needs more bytes to see a whole message.
+	ErrSIPIncomplete = &SIPError{"incomplete", "decode: sip: incomplete message"}
+)
+
+// SIPErrors returns every sentinel error of the SIP decoder, for example to
+// pre-register one metric series per Kind.
+func SIPErrors() []*SIPError {
+	return []*SIPError{ErrNotSIP, ErrSIPBadStartLine, ErrSIPTruncated, ErrSIPBadHeader,
+		ErrSIPContentLength, ErrSIPNoCallID, ErrSIPIncomplete}
+}
+
+// SIPErrorKind returns err's Kind when err is one of the SIP sentinels, "" for
+// nil and "other" for anything else.
+func SIPErrorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	if e, ok := err.(*SIPError); ok {
+		return e.kind
+	}
+	return "other"
+}
+
+// Reset clears every field; the configuration is kept.
+func (s *SIP) Reset() {
+	*s = SIP{m: s.m, ContentLength: -1}
 }
 
 // IsRequest reports whether the last decoded message is a request.
 func (s *SIP) IsRequest() bool { return s.Method != nil }
+
+// DecodeFrom parses one SIP message from data, which on UDP is the whole
+// datagram payload. It calls Reset first and keeps no reference to data
+// other than through the fields.
+//
+// On error DecodeFrom still fills what it could read, so a caller may store a
+// malformed message:
+//   - ErrNotSIP: nothing is filled (all fields as after Reset).
+//   - any other error: Msg is set (the whole input, or up to the body end when
+//     Content-Length is valid and satisfied), the start-line fields that
+//     parsed and every header field found are filled. With ErrSIPTruncated
+//     Body is nil; with ErrSIPContentLength Body is what follows the headers
+//     and ContentLength is the declared value (or -1 if not a number).
+//
+// When several problems are present the first one met in the message is
+// returned (start line, headers in order, end of headers, body), then
+// ErrSIPNoCallID.
+func (s *SIP) DecodeFrom(data []byte) error {
+	s.Reset()
+	m := s.m
+	if m == nil {
+		m = &defaultSIPMatcher
+	}
+
+	pos := len(data)
+	line := data
+	if eol := bytes.IndexByte(data, '\n'); eol >= 0 {
+		line, pos = data[:eol], eol+1
+	}
+	var sl sipStartLine
+	err := sl.parse(trimCR(line))
+	if err == ErrNotSIP {
+		return ErrNotSIP
+	}
+	s.Method, s.RURI = sl.method, sl.ruri
+	s.Status, s.StatusCode, s.ReplyReason = sl.status, sl.code, sl.reason
+	if s.RURI != nil {
+		s.RURIUser, s.RURIDomain, _ = splitURI(s.RURI)
+	}
+
+	hdrEnd := -1
+	for pos < len(data) {
+		if c := data[pos]; c == '\n' {
+			hdrEnd = pos + 1
+			break
+		} else if c == '\r' && pos+1 < len(data) && data[pos+1] == '\n' {
+			hdrEnd = pos + 2
+			break
+		}
+		var hl []byte
+		hl, pos = sipHeaderLine(data, pos)
+		if e := s.header(hl, m); e != nil && err == nil {
+			err = e
+		}
+	}
+
+	if hdrEnd < 0 {
+		s.Msg = data
+		if err == nil {
+			err = ErrSIPTruncated
+		}
+	} else {
+		rest := data[hdrEnd:]
+		switch {
+		case s.badCL:
+			s.Msg, s.Body = data, rest
+			if err == nil {
+				err = ErrSIPContentLength
+			}
+		case s.ContentLength < 0:
+			// RFC 3261 18.3: without Content-Length the body of a datagram
+			// runs to its end.
+			s.Msg, s.Body = data, rest
+		case s.ContentLength > len(rest):
+			s.Msg, s.Body = data, rest
+			if err == nil {
+				err = ErrSIPContentLength
+			}
+		default:
+			s.Body = rest[:s.ContentLength]
+			s.Msg = data[:hdrEnd+s.ContentLength]
+		}
+	}
+	if err == nil && len(s.CallID) == 0 {
+		err = ErrSIPNoCallID
+	}
+	return err
+}
+
+// header decodes one logical header line (folded continuations included).
+func (s *SIP) header(line []byte, m *sipMatcher) error {
+	name, v, ok := splitHeader(line)
+	if !ok {
+		if len(trimLWS(line)) == 0 {
+			return nil
+		}
+		return ErrSIPBadHeader
+	}
+	id := lookupSIPHeader(name)
+	var err error
+	if id != hdrUnknown && s.seen&(1<<id) == 0 {
+		s.seen |= 1 << id
+		err = s.known(id, v)
+	}
+	if m.idMask&(1<<id) != 0 || (id == hdrUnknown && m.lenMask&lenBit(len(name)) != 0) {
+		s.extra(m, id, name, v)
+	}
+	return err
+}
+
+// known fills the fields of the first occurrence of header id.
+func (s *SIP) known(id sipHdr, v []byte) error {
+	switch id {
+	case hdrCallID:
+		s.CallID = v
+	case hdrFrom:
+		uri, params := splitNameAddr(v)
+		s.FromUser, s.FromDomain, _ = splitURI(uri)
+		s.FromTag = findParam(params, "tag")
+	case hdrTo:
+		uri, params := splitNameAddr(v)
+		s.ToUser, s.ToDomain, _ = splitURI(uri)
+		s.ToTag = findParam(params, "tag")
+	case hdrVia:
+		s.Via1 = firstValue(v)
+		s.Via1Branch = findParam(s.Via1, "branch")
+	case hdrCSeq:
+		s.CSeq = v
+		return s.cseq(v)
+	case hdrContact:
+		uri, _ := splitNameAddr(v)
+		var host []byte
+		s.ContactUser, host, s.ContactPort = splitURI(uri)
+		s.ContactIP = unbracket(host)
+	case hdrContentLength:
+		n, ok := parseDigits(v, 9)
+		if !ok {
+			s.badCL = true
+			return nil
+		}
+		s.ContentLength = int(n)
+	case hdrContentType:
+		s.ContentType = v
+	case hdrUserAgent, hdrServer:
+		if rankBetter(&s.uaRank, uint8(id-hdrUserAgent)) {
+			s.UserAgent = v
+		}
+	case hdrAuthorization, hdrProxyAuthorization:
+		if rankBetter(&s.authRank, uint8(id-hdrAuthorization)) {
+			s.Auth = v
+			s.AuthUser = authParam(v, "username")
+		}
+	case hdrPAssertedIdentity, hdrPPreferredIdentity, hdrRemotePartyID:
+		if rankBetter(&s.pidRank, uint8(id-hdrPAssertedIdentity)) {
+			uri, _ := splitNameAddr(v)
+			s.PIDUser, _, _ = splitURI(uri)
+		}
+	case hdrXRTPStatAdd, hdrXRTPStatT38, hdrXRTPStat, hdrPRTPStat, hdrXNGRTPStats, hdrRTPRxStat:
+		if rankBetter(&s.rtpRank, uint8(id-hdrXRTPStatAdd)) {
+			s.RTPStat = v
+		}
+	case hdrDiversion:
+		s.Diversion = v
+	case hdrReason:
+		s.Reason = v
+	case hdrXOIP:
+		host, port := splitHostPort(v)
+		s.OriginatorIP, s.OriginatorPort = unbracket(host), port
+	}
+	return nil
+}
+
+// rankBetter reports whether rank r beats the stored one (0 = none) and, if
+// so, stores it.
+func rankBetter(stored *uint8, r uint8) bool {
+	if *stored != 0 && *stored <= r+1 {
+		return false
+	}
+	*stored = r + 1
+	return true
+}
+
+// cseq parses "number SP method".
+func (s *SIP) cseq(v []byte) error {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, ok := parseDigits(v[:i], 10)
+	if !ok || n > 1<<32-1 {
+		return ErrSIPBadHeader
+	}
+	j := i
+	for j < len(v) && isLWS(v[j]) {
+		j++
+	}
+	k := j
+	for k < len(v) && tokenTable[v[k]] {
+		k++
+	}
+	if j == i || k == j || k != len(v) {
+		return ErrSIPBadHeader
+	}
+	s.CSeqNum, s.CSeqMethod = uint32(n), v[j:k]
+	return nil
+}
+
+// extra matches a header against the configured a-leg and custom names.
+func (s *SIP) extra(m *sipMatcher, id sipHdr, name, v []byte) {
+	for i := range m.names {
+		e := &m.names[i]
+		if e.id != id || (id == hdrUnknown && !equalFoldLowerBytes(name, e.lower)) {
+			continue
+		}
+		if e.aleg == 0 {
+			if s.Custom[e.slot] == nil {
+				s.Custom[e.slot] = v
+			}
+		} else if rankBetter(&s.alegRank, e.aleg-1) {
+			s.CallIDAleg = v
+		}
+	}
+}
+
+// sipHeaderLine returns the logical header line that starts at pos, with its
+// folded continuation lines (lines starting with SP or HT) and without the
+// final line terminator, and the position just past it.
+func sipHeaderLine(data []byte, pos int) (line []byte, next int) {
+	start := pos
+	for {
+		nl := bytes.IndexByte(data[pos:], '\n')
+		if nl < 0 {
+			return data[start:], len(data)
+		}
+		pos += nl + 1
+		if pos < len(data) && (data[pos] == ' ' || data[pos] == '\t') {
+			continue
+		}
+		return data[start : pos-1], pos
+	}
+}
+
+// splitHeader splits "Name : value" into the name and the value trimmed of
+// white space (including the CRLF of folds at either end).
+func splitHeader(line []byte) (name, value []byte, ok bool) {
+	i := 0
+	for i < len(line) && tokenTable[line[i]] {
+		i++
+	}
+	name = line[:i]
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if len(name) == 0 || i >= len(line) || line[i] != ':' {
+		return nil, nil, false
+	}
+	return name, trimLWS(line[i+1:]), true
+}
+
+// sipStartLine is the parsed first line of a message.
+type sipStartLine struct {
+	method, ruri []byte
+	status       uint16
+	code, reason []byte
+}
+
+// parse parses a request or status line (without its line terminator). It
+// returns ErrNotSIP when the line does not carry a SIP version where one
+// belongs and ErrSIPBadStartLine when it does but is malformed; the parts
+// that parsed are kept.
+func (sl *sipStartLine) parse(line []byte) error {
+	if hasPrefixFoldLower(line, "sip/") {
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 || !isSIPVersion(line[:sp]) {
+			return ErrNotSIP
+		}
+		rest := line[sp+1:]
+		if len(rest) < 3 {
+			return ErrSIPBadStartLine
+		}
+		n, ok := parseDigits(rest[:3], 3)
+		if !ok || n < 100 || n > 699 || (len(rest) > 3 && rest[3] != ' ') {
+			return ErrSIPBadStartLine
+		}
+		sl.status, sl.code = uint16(n), rest[:3]
+		if len(rest) > 3 {
+			sl.reason = rest[4:]
+		} else {
+			sl.reason = rest[3:]
+		}
+		return nil
+	}
+	last := bytes.LastIndexByte(line, ' ')
+	if last < 0 || !isSIPVersion(line[last+1:]) {
+		return ErrNotSIP
+	}
+	first := bytes.IndexByte(line, ' ')
+	method := line[:first]
+	for _, c := range method {
+		if !tokenTable[c] {
+			return ErrSIPBadStartLine
+		}
+	}
+	if len(method) == 0 {
+		return ErrSIPBadStartLine
+	}
+	sl.method = method
+	if first == last {
+		return ErrSIPBadStartLine
+	}
+	ruri := line[first+1 : last]
+	if len(ruri) == 0 || bytes.IndexByte(ruri, ' ') >= 0 {
+		return ErrSIPBadStartLine
+	}
+	sl.ruri = ruri
+	return nil
+}
+
+// isSIPVersion reports whether b is "SIP/" 1*DIGIT "." 1*DIGIT (any case).
+func isSIPVersion(b []byte) bool {
+	if !hasPrefixFoldLower(b, "sip/") {
+		return false
+	}
+	b = b[4:]
+	dot := bytes.IndexByte(b, '.')
+	if dot < 0 {
+		return false
+	}
+	_, ok1 := parseDigits(b[:dot], 3)
+	_, ok2 := parseDigits(b[dot+1:], 3)
+	return ok1 && ok2
+}
+
+// maxStartLine bounds how far LooksLikeSIP searches for the end of the start
+// line.
+const maxStartLine = 8 << 10
+
+// LooksLikeSIP reports whether b begins with a complete, well-formed SIP
+// request line or status line (terminated by LF or CRLF). It reads at most
+// the first 8 KiB of b and does not allocate; the TCP reassembler uses it to
+// resynchronise on a message boundary.
+func LooksLikeSIP(b []byte) bool {
+	if len(b) == 0 || !tokenTable[b[0]] {
+		return false
+	}
+	if len(b) > maxStartLine {
+		b = b[:maxStartLine]
+	}
+	eol := bytes.IndexByte(b, '\n')
+	if eol < 0 {
+		return false
+	}
+	var sl sipStartLine
+	return sl.parse(trimCR(b[:eol])) == nil
+}
+
+// SIPMessageLen returns the length of the first complete SIP message in b:
+// the start line, the headers, the empty line and Content-Length bytes of
+// body (0 when Content-Length is absent, as on stream transports it is
+// mandatory). It returns ErrSIPIncomplete when b ends before that, ErrNotSIP
+// when the first line is not SIP, and ErrSIPContentLength when Content-Length
+// is not a number. It does not allocate; bounding the bytes it is given is up
+// to the caller.
+func SIPMessageLen(b []byte) (int, error) {
+	eol := bytes.IndexByte(b, '\n')
+	if eol < 0 {
+		if len(b) > 0 && !tokenTable[b[0]] {
+			return 0, ErrNotSIP
+		}
+		return 0, ErrSIPIncomplete
+	}
+	var sl sipStartLine
+	if sl.parse(trimCR(b[:eol])) == ErrNotSIP {
+		return 0, ErrNotSIP
+	}
+	pos := eol + 1
+	cl, seenCL, badCL := 0, false, false
+	for {
+		if pos >= len(b) {
+			return 0, ErrSIPIncomplete
+		}
+		if c := b[pos]; c == '\n' {
+			pos++
+			break
+		} else if c == '\r' {
+			if pos+1 >= len(b) {
+				return 0, ErrSIPIncomplete
+			}
+			if b[pos+1] == '\n' {
+				pos += 2
+				break
+			}
+		}
+		var hl []byte
+		hl, pos = sipHeaderLine(b, pos)
+		if pos >= len(b) {
+			// The line may continue (a fold) or the blank line is still to come.
+			return 0, ErrSIPIncomplete
+		}
+		if seenCL {
+			continue
+		}
+		if name, v, ok := splitHeader(hl); ok && lookupSIPHeader(name) == hdrContentLength {
+			seenCL = true
+			n, ok := parseDigits(v, 9)
+			cl, badCL = int(n), !ok
+		}
+	}
+	if badCL {
+		return 0, ErrSIPContentLength
+	}
+	if cl > len(b)-pos {
+		return 0, ErrSIPIncomplete
+	}
+	return pos + cl, nil
+}
+
+// splitNameAddr splits a From/To/Contact-style value into the URI (inside
+// <...> when present) and what follows it (header parameters). Only the first
+// of several comma-separated values is looked at.
+func splitNameAddr(v []byte) (uri, params []byte) {
+	i := 0
+	for i < len(v) && isLWS(v[i]) {
+		i++
+	}
+	if i < len(v) && v[i] == '"' {
+		i++
+		for i < len(v) {
+			c := v[i]
+			i++
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				break
+			}
+		}
+		if i > len(v) {
+			i = len(v)
+		}
+	}
+	j := i
+	for j < len(v) && v[j] != '<' && v[j] != ',' && v[j] != ';' {
+		j++
+	}
+	if j < len(v) && v[j] == '<' {
+		u := v[j+1:]
+		gt := bytes.IndexByte(u, '>')
+		if gt < 0 {
+			return u, nil
+		}
+		return u[:gt], u[gt+1:]
+	}
+	return trimLWS(v[i:j]), v[j:]
+}
+
+// splitURI returns the user, host and port of a sip:, sips: or tel: URI
+// (nothing for other schemes). For tel: the user is the number and host is
+// nil. An IPv6 host keeps its brackets.
+func splitURI(u []byte) (user, host []byte, port uint16) {
+	u = trimLWS(u)
+	var rest []byte
+	switch {
+	case hasPrefixFoldLower(u, "sip:"):
+		rest = u[4:]
+	case hasPrefixFoldLower(u, "sips:"):
+		rest = u[5:]
+	case hasPrefixFoldLower(u, "tel:"):
+		rest = u[4:]
+		i := 0
+		for i < len(rest) && rest[i] != ';' && rest[i] != '?' && !isLWS(rest[i]) {
+			i++
+		}
+		return rest[:i], nil, 0
+	default:
+		return nil, nil, 0
+	}
+	end := len(rest)
+	if q := bytes.IndexByte(rest, '?'); q >= 0 {
+		end = q
+	}
+	if at := bytes.IndexByte(rest[:end], '@'); at >= 0 {
+		ui := rest[:at]
+		if c := bytes.IndexByte(ui, ':'); c >= 0 {
+			ui = ui[:c]
+		}
+		user, rest = ui, rest[at+1:]
+	}
+	host, port = splitHostPort(rest)
+	return user, host, port
+}
+
+// splitHostPort reads "host[:port]" or "[v6]:port" at the start of b; the
+// host stops at ';', '?', '>', ',' or white space. The port is 0 when absent
+// or not a number below 65536.
+func splitHostPort(b []byte) (host []byte, port uint16) {
+	b = trimLWS(b)
+	i := 0
+	if len(b) > 0 && b[0] == '[' {
+		if c := bytes.IndexByte(b, ']'); c >= 0 {
+			i = c + 1
+		}
+	}
+	for i < len(b) && b[i] != ':' && !hostEnd(b[i]) {
+		i++
+	}
+	host = b[:i]
+	if i < len(b) && b[i] == ':' {
+		j := i + 1
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		if n, ok := parseDigits(b[i+1:j], 5); ok && n <= 65535 {
+			port = uint16(n)
+		}
+	}
+	return host, port
+}
+
+// hostEnd reports whether c ends the host part of a URI.
+func hostEnd(c byte) bool {
+	return c == ';' || c == '?' || c == '>' || c == ',' || isLWS(c)
+}
+
+// unbracket drops the brackets of an IPv6 reference.
+func unbracket(h []byte) []byte {
+	if n := len(h); n >= 2 && h[0] == '[' && h[n-1] == ']' {
+		return h[1 : n-1]
+	}
+	return h
+}
+
+// firstValue returns the first of several comma-separated values (commas
+// inside double quotes do not count), trimmed.
+func firstValue(v []byte) []byte {
+	inQuote := false
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			inQuote = !inQuote
+		case '\\':
+			if inQuote {
+				i++
+			}
+		case ',':
+			if !inQuote {
+				return trimLWS(v[:i])
+			}
+		}
+	}
+	return v
+}
+
+// findParam returns the value of the ;name=value parameter in p (name
+// compared case-insensitively; name must be lower case), an empty slice for a
+// parameter without value, nil when absent. Quoted values are returned
+// without their quotes.
+func findParam(p []byte, name string) []byte {
+	for {
+		i := bytes.IndexByte(p, ';')
+		if i < 0 {
+			return nil
+		}
+		p = p[i+1:]
+		j := 0
+		for j < len(p) && isLWS(p[j]) {
+			j++
+		}
+		k := j
+		for k < len(p) && tokenTable[p[k]] {
+			k++
+		}
+		if !equalFoldLower(p[j:k], name) {
+			p = p[k:]
+			continue
+		}
+		for k < len(p) && isLWS(p[k]) {
+			k++
+		}
+		if k >= len(p) || p[k] != '=' {
+			return p[k:k]
+		}
+		k++
+		for k < len(p) && isLWS(p[k]) {
+			k++
+		}
+		if k < len(p) && p[k] == '"' {
+			return quoted(p[k+1:])
+		}
+		e := k
+		for e < len(p) && p[e] != ';' && p[e] != ',' && p[e] != '>' && p[e] != '?' && !isLWS(p[e]) {
+			e++
+		}
+		return p[k:e]
+	}
+}
+
+// quoted returns the bytes up to the closing double quote of a quoted string
+// whose opening quote was just consumed (escapes are skipped, not removed).
+func quoted(b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// authParam returns the value of auth-param name (lower case) in a
+// credentials value such as `Digest username="bob", realm="x"`, without
+// quotes; nil when absent.
+func authParam(v []byte, name string) []byte {
+	i := 0
+	for i < len(v) && isLWS(v[i]) {
+		i++
+	}
+	for i < len(v) && tokenTable[v[i]] { // the scheme
+		i++
+	}
+	for i < len(v) {
+		for i < len(v) && (isLWS(v[i]) || v[i] == ',') {
+			i++
+		}
+		st := i
+		for i < len(v) && tokenTable[v[i]] {
+			i++
+		}
+		pname := v[st:i]
+		for i < len(v) && isLWS(v[i]) {
+			i++
+		}
+		if i >= len(v) || v[i] != '=' {
+			if len(pname) == 0 {
+				i++ // a stray byte; step over it
+			}
+			continue
+		}
+		i++
+		for i < len(v) && isLWS(v[i]) {
+			i++
+		}
+		var val []byte
+		if i < len(v) && v[i] == '"' {
+			val = quoted(v[i+1:])
+			i += len(val) + 2
+		} else {
+			st := i
+			for i < len(v) && v[i] != ',' && !isLWS(v[i]) {
+				i++
+			}
+			val = v[st:i]
+		}
+		if equalFoldLower(pname, name) {
+			return val
+		}
+	}
+	return nil
+}
