@@ -1,0 +1,485 @@
+package decode
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Defaults for TCPConfig.
+const (
+	DefaultTCPFlows       = 4096
+	DefaultTCPFlowBytes   = 64 << 10
+	DefaultTCPBytes       = 16 << 20
+	DefaultTCPIdleTimeout = 2 * time.Minute
+	DefaultTCPOutOfOrder  = 16 << 10
+)
+
+// TCPConfig bounds SIP-over-TCP reassembly. Zero fields mean defaults.
+type TCPConfig struct {
+	// MaxFlows is the number of TCP directions tracked at once; default 4096.
+	// A segment of an untracked direction that holds only whole messages is
+	// still decoded; one that would need a new flow when the table is full is
+	// counted in TCPStats.FlowsRefused.
+	MaxFlows int
+	// MaxFlowBytes caps one direction's buffered partial message; default
+	// 64 KiB. A longer message is dropped (TCPStats.TooLarge) and the stream
+	// resynchronises at the next SIP start line.
+	MaxFlowBytes int
+	// MaxBytes caps the partial-message bytes held across all flows; default
+	// 16 MiB.
+	MaxBytes int
+	// MaxOutOfOrder caps the bytes held ahead of a hole in one direction;
+	// default 16 KiB.
+	MaxOutOfOrder int
+	// IdleTimeout forgets a direction with no segment for this long (capture
+	// time); default 2 min.
+	IdleTimeout time.Duration
+}
+
+// Validate checks c.
+func (c *TCPConfig) Validate() error {
+	switch {
+	case c.MaxFlows < 0 || c.MaxFlows > 1<<22:
+		return fmt.Errorf("tcp flows %d must be between 0 and %d", c.MaxFlows, 1<<22)
+	case c.MaxFlowBytes < 0 || (c.MaxFlowBytes != 0 && c.MaxFlowBytes < 1024):
+		return fmt.Errorf("tcp flow bytes %d must be 0 or at least 1024", c.MaxFlowBytes)
+	case c.MaxBytes < 0:
+		return fmt.Errorf("tcp bytes %d must not be negative", c.MaxBytes)
+	case c.MaxOutOfOrder < 0:
+		return fmt.Errorf("tcp out-of-order bytes %d must not be negative", c.MaxOutOfOrder)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("tcp idle timeout %s must not be negative", c.IdleTimeout)
+	}
+	return nil
+}
+
+// TCPStats counts SIP-over-TCP reassembly.
+type TCPStats struct {
+	Segments     uint64 // segments with payload
+	Messages     uint64 // SIP messages framed out of streams
+	Buffered     uint64 // segments whose data was copied into a flow buffer
+	Retransmits  uint64 // segments (or parts) already seen, dropped
+	OutOfOrder   uint64 // segments held ahead of a hole
+	Gaps         uint64 // holes never filled: buffered data dropped
+	Resyncs      uint64 // times the stream skipped to the next SIP start line
+	SkippedBytes uint64 // bytes skipped while resynchronising
+	TooLarge     uint64 // partial messages dropped at MaxFlowBytes or MaxBytes
+	BadLength    uint64 // messages with an unusable Content-Length (skipped)
+	NonSIP       uint64 // segments on SIP ports with no SIP start line
+	FlowsOpened  uint64
+	FlowsClosed  uint64 // FIN or RST
+	FlowsExpired uint64 // idle timeout
+	FlowsRefused uint64 // table full
+	Flows        int    // tracked now
+	HeldBytes    int    // partial-message bytes held now
+}
+
+// flowKey is one direction of a TCP connection (IPv4 in the first 4 bytes).
+type flowKey struct {
+	src, dst     [16]byte
+	sport, dport uint16
+	family       uint8
+}
+
+func (k *flowKey) hash() uint64 {
+	h := binary.LittleEndian.Uint64(k.src[0:8])*0x9e3779b97f4a7c15 ^
+		binary.LittleEndian.Uint64(k.src[8:16])*0xc2b2ae3d27d4eb4f ^
+		binary.LittleEndian.Uint64(k.dst[0:8])*0x165667b19e3779f9 ^
+		binary.LittleEndian.Uint64(k.dst[8:16])*0x27d4eb2f165667c5 ^
+		(uint64(k.sport)<<16|uint64(k.dport)|uint64(k.family)<<32)*0x94d049bb133111eb
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>32
+}
+
+type tcpFlow struct {
+	key     flowKey
+	slot    int32
+	used    bool
+	nextSeq uint32
+	last    int64
+	buf     []byte // in-order bytes not yet framed; kept for reuse
+	ooo     []byte // bytes held ahead of a hole, starting at oooSeq
+	oooSeq  uint32
+}
+
+// sipSink receives the messages a stream frames.
+type sipSink interface{ emitSIP(msg []byte) }
+
+// TCPStreams reassembles SIP over TCP, one stream per direction: a message
+// split across segments, several messages in one segment, retransmitted and
+// out-of-order segments. Framing is by SIPMessageLen (headers plus
+// Content-Length). A hole that is never filled is counted as a gap and the
+// stream resynchronises at the next SIP start line. The flow table is
+// preallocated (open addressing, no growth); buffers grow to their caps once
+// and are reused. Not safe for concurrent use.
+type TCPStreams struct {
+	flows    []tcpFlow
+	free     []int32
+	index    []int32 // open addressing: slot+1, 0 = empty
+	mask     uint64
+	flowCap  int
+	maxBytes int
+	oooCap   int
+	idle     int64
+	held     int
+	stats    TCPStats
+}
+
+func (t *TCPStreams) init(c *TCPConfig) {
+	n := c.MaxFlows
+	if n == 0 {
+		n = DefaultTCPFlows
+	}
+	t.flows = make([]tcpFlow, n)
+	for i := range t.flows {
+		t.flows[i].slot = int32(i)
+	}
+	t.free = make([]int32, n)
+	for i := range t.free {
+		t.free[i] = int32(n - 1 - i)
+	}
+	sz := 1
+	for sz < 2*n {
+		sz <<= 1
+	}
+	t.index = make([]int32, sz)
+	t.mask = uint64(sz - 1)
+	t.flowCap = c.MaxFlowBytes
+	if t.flowCap == 0 {
+		t.flowCap = DefaultTCPFlowBytes
+	}
+	t.maxBytes = c.MaxBytes
+	if t.maxBytes == 0 {
+		t.maxBytes = DefaultTCPBytes
+	}
+	t.oooCap = c.MaxOutOfOrder
+	if t.oooCap == 0 {
+		t.oooCap = DefaultTCPOutOfOrder
+	}
+	t.idle = durationMicros(c.IdleTimeout, DefaultTCPIdleTimeout)
+}
+
+func (t *TCPStreams) lookup(k *flowKey) *tcpFlow {
+	for i := k.hash() & t.mask; ; i = (i + 1) & t.mask {
+		v := t.index[i]
+		if v == 0 {
+			return nil
+		}
+		if f := &t.flows[v-1]; f.key == *k {
+			return f
+		}
+	}
+}
+
+func (t *TCPStreams) open(k *flowKey, now int64) *tcpFlow {
+	if len(t.free) == 0 {
+		t.stats.FlowsRefused++
+		return nil
+	}
+	slot := t.free[len(t.free)-1]
+	t.free = t.free[:len(t.free)-1]
+	i := k.hash() & t.mask
+	for t.index[i] != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.index[i] = slot + 1
+	f := &t.flows[slot]
+	f.key, f.used, f.last = *k, true, now
+	f.buf, f.ooo = f.buf[:0], f.ooo[:0]
+	t.stats.FlowsOpened++
+	t.stats.Flows++
+	return f
+}
+
+// close forgets f, keeping its buffers for the next flow in its slot.
+func (t *TCPStreams) close(f *tcpFlow) {
+	t.held -= len(f.buf) + len(f.ooo)
+	t.stats.HeldBytes = t.held
+	f.buf, f.ooo, f.used = f.buf[:0], f.ooo[:0], false
+	slot := f.slot
+	// Find the index entry, then delete it with backward shifting so that
+	// probe sequences stay unbroken without tombstones.
+	i := f.key.hash() & t.mask
+	for t.index[i] != slot+1 {
+		i = (i + 1) & t.mask
+	}
+	for j := (i + 1) & t.mask; t.index[j] != 0; j = (j + 1) & t.mask {
+		home := t.flows[t.index[j]-1].key.hash() & t.mask
+		// Move j into the hole at i when its home is not in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			t.index[i] = t.index[j]
+			i = j
+		}
+	}
+	t.index[i] = 0
+	t.free = append(t.free, slot)
+	t.stats.Flows--
+}
+
+// Expire forgets directions idle for longer than the idle timeout.
+func (t *TCPStreams) Expire(now int64) {
+	if t.stats.Flows == 0 {
+		return
+	}
+	for i := range t.flows {
+		if f := &t.flows[i]; f.used && now-f.last > t.idle {
+			t.close(f)
+			t.stats.FlowsExpired++
+		}
+	}
+}
+
+// segment handles one TCP segment of direction k.
+func (t *TCPStreams) segment(k *flowKey, seg *TCP, now int64, sipPort bool, out sipSink) {
+	data := seg.Payload
+	f := t.lookup(k)
+	if len(data) == 0 {
+		if f != nil && (seg.FIN() || seg.RST()) {
+			t.close(f)
+			t.stats.FlowsClosed++
+		}
+		return
+	}
+	t.stats.Segments++
+	seq := seg.Seq
+	if seg.SYN() { // data on a SYN (TFO) starts after the SYN's sequence number
+		seq++
+	}
+	if f == nil {
+		t.untracked(k, data, seq, now, sipPort, out)
+		return
+	}
+	f.last = now
+	rel := int32(seq - f.nextSeq)
+	switch {
+	case rel < 0:
+		if int(-rel) >= len(data) {
+			t.stats.Retransmits++
+			t.finish(f, seg)
+			return
+		}
+		t.stats.Retransmits++
+		data = data[-rel:]
+		seq = f.nextSeq
+	case rel > 0:
+		if t.holdOutOfOrder(f, seq, data) {
+			t.finish(f, seg)
+			return
+		}
+		// A hole we cannot wait for: drop what was pending and resync here.
+		t.stats.Gaps++
+		t.dropPending(f)
+		f.nextSeq = seq
+		t.stream(f, data, true, sipPort, out)
+		t.finish(f, seg)
+		return
+	}
+	t.stream(f, data, false, sipPort, out)
+	if len(f.ooo) > 0 && f.oooSeq == f.nextSeq {
+		// The hole is filled: feed what was held. The held bytes move through
+		// f.buf, so take them out of f.ooo first.
+		t.held -= len(f.ooo)
+		held := f.ooo
+		f.ooo = f.ooo[:0]
+		t.stream(f, held, false, sipPort, out)
+	} else if len(f.ooo) > 0 && int32(f.oooSeq-f.nextSeq) < 0 {
+		t.held -= len(f.ooo) // overtaken by retransmissions
+		f.ooo = f.ooo[:0]
+	}
+	t.finish(f, seg)
+}
+
+func (t *TCPStreams) finish(f *tcpFlow, seg *TCP) {
+	if seg.FIN() || seg.RST() {
+		if len(f.buf) > 0 || len(f.ooo) > 0 {
+			t.stats.Gaps++
+		}
+		t.close(f)
+		t.stats.FlowsClosed++
+	}
+	t.stats.HeldBytes = t.held
+}
+
+func (t *TCPStreams) holdOutOfOrder(f *tcpFlow, seq uint32, data []byte) bool {
+	if len(f.ooo) == 0 {
+		if len(data) > t.oooCap || t.held+len(data) > t.maxBytes {
+			return false
+		}
+		f.oooSeq = seq
+		f.ooo = append(f.ooo, data...)
+		t.held += len(data)
+		t.stats.OutOfOrder++
+		return true
+	}
+	end := f.oooSeq + uint32(len(f.ooo))
+	switch {
+	case seq == end && len(f.ooo)+len(data) <= t.oooCap && t.held+len(data) <= t.maxBytes:
+		f.ooo = append(f.ooo, data...)
+		t.held += len(data)
+		t.stats.OutOfOrder++
+		return true
+	case int32(seq-f.oooSeq) >= 0 && int32(seq+uint32(len(data))-end) <= 0:
+		t.stats.Retransmits++ // already held
+		return true
+	}
+	return false
+}
+
+func (t *TCPStreams) dropPending(f *tcpFlow) {
+	t.held -= len(f.buf) + len(f.ooo)
+	f.buf, f.ooo = f.buf[:0], f.ooo[:0]
+}
+
+// untracked handles data of a direction with no flow. A flow is opened at
+// the first SIP start line so that retransmissions and split messages are
+// recognised later; when the table is full, whole messages are still framed
+// straight from the segment.
+func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, sipPort bool, out sipSink) {
+	start := sipStart(data)
+	if start < 0 {
+		if sipPort {
+			t.stats.NonSIP++
+		}
+		return
+	}
+	if start > 0 {
+		t.stats.Resyncs++
+		t.stats.SkippedBytes += uint64(start)
+	}
+	if f := t.open(k, now); f != nil {
+		f.nextSeq = seq + uint32(start)
+		t.stream(f, data[start:], false, sipPort, out)
+		t.stats.HeldBytes = t.held
+		return
+	}
+	t.frame(data[start:], out)
+}
+
+// stream appends in-order data to f and frames every complete message.
+// resync says the data follows a gap and may start mid-message.
+func (t *TCPStreams) stream(f *tcpFlow, data []byte, resync bool, sipPort bool, out sipSink) {
+	f.nextSeq += uint32(len(data))
+	if resync || (len(f.buf) == 0 && !startsSIP(data)) {
+		s := sipStart(data)
+		if s < 0 {
+			if sipPort || resync {
+				t.stats.NonSIP++
+			}
+			if resync {
+				t.stats.SkippedBytes += uint64(len(data))
+			}
+			return
+		}
+		if s > 0 || resync {
+			t.stats.Resyncs++
+			t.stats.SkippedBytes += uint64(s)
+		}
+		data = data[s:]
+	}
+	if len(f.buf) == 0 {
+		// Zero-copy: frame straight from the segment, keep only the tail.
+		n := t.frame(data, out)
+		data = data[n:]
+		if len(data) == 0 {
+			return
+		}
+		t.keep(f, data)
+		return
+	}
+	t.keep(f, data)
+	if len(f.buf) == 0 {
+		return
+	}
+	n := t.frame(f.buf, out)
+	if n > 0 {
+		rem := copy(f.buf, f.buf[n:])
+		f.buf = f.buf[:rem]
+		t.held -= n
+	}
+}
+
+// keep appends data to f.buf within the caps; over a cap the partial
+// message is dropped and the stream will resynchronise.
+func (t *TCPStreams) keep(f *tcpFlow, data []byte) {
+	if len(f.buf)+len(data) > t.flowCap || t.held+len(data) > t.maxBytes {
+		t.stats.TooLarge++
+		t.held -= len(f.buf)
+		f.buf = f.buf[:0]
+		// The rest of this message will arrive without a start line and be
+		// skipped by the resync in stream.
+		return
+	}
+	t.stats.Buffered++
+	f.buf = append(f.buf, data...)
+	t.held += len(data)
+}
+
+// frame emits every complete message at the start of b and returns the bytes
+// consumed. It stops at an incomplete message. Keepalive CRLFs between
+// messages are skipped; a message with an unusable Content-Length is skipped
+// up to the next SIP start line.
+func (t *TCPStreams) frame(b []byte, out sipSink) int {
+	n := 0
+	for n < len(b) {
+		r := b[n:]
+		if r[0] == '\r' || r[0] == '\n' {
+			n++
+			continue
+		}
+		l, err := SIPMessageLen(r)
+		switch err {
+		case nil:
+			t.stats.Messages++
+			out.emitSIP(r[:l])
+			n += l
+			continue
+		case ErrSIPIncomplete:
+			return n
+		case ErrSIPContentLength:
+			t.stats.BadLength++
+		}
+		// Not SIP here (or bad length): skip to the next start line.
+		s := sipStart(r[1:])
+		if s < 0 {
+			t.stats.Resyncs++
+			t.stats.SkippedBytes += uint64(len(r))
+			return len(b)
+		}
+		t.stats.Resyncs++
+		t.stats.SkippedBytes += uint64(s + 1)
+		n += s + 1
+	}
+	return n
+}
+
+// startsSIP reports whether b starts with a SIP start line, or may (it is a
+// short prefix that could become one); CRLF keepalives count as SIP.
+func startsSIP(b []byte) bool {
+	if len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		return true
+	}
+	return LooksLikeSIP(b)
+}
+
+// maxResyncScan bounds how far sipStart looks for a start line.
+const maxResyncScan = 64 << 10
+
+// sipStart returns the offset of the first line of b that is a SIP start
+// line, or -1.
+func sipStart(b []byte) int {
+	if startsSIP(b) {
+		return 0
+	}
+	lim := len(b)
+	if lim > maxResyncScan {
+		lim = maxResyncScan
+	}
+	for i := 0; i < lim; i++ {
+		if b[i] == '\n' && i+1 < len(b) && LooksLikeSIP(b[i+1:]) {
+			return i + 1
+		}
+	}
+	return -1
+}
