@@ -19,7 +19,7 @@ func BenchmarkFilter(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		x := &msgs[i%len(msgs)]
+		x := msgs[i%len(msgs)]
 		f.Match(&x.m, &x.s, nil)
 		i++
 	}
@@ -38,7 +38,7 @@ func BenchmarkFilterExprVM(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		x := &msgs[i%len(msgs)]
+		x := msgs[i%len(msgs)]
 		env.Method = string(x.s.Method)
 		env.Status = int(x.s.Status)
 		env.UserAgent = string(x.s.UserAgent)

@@ -11,17 +11,15 @@ import (
 )
 
 // testMessages builds decoded messages by hand (the decoder has its own tests).
-func testMessages() []struct {
+type testMsg struct {
 	m decode.Meta
 	s decode.SIP
-} {
-	type ms = struct {
-		m decode.Meta
-		s decode.SIP
-	}
-	var out []ms
+}
+
+func testMessages() []*testMsg {
+	var out []*testMsg
 	add := func(method string, status uint16, ua, from string, src string, port uint16, hep uint8) {
-		var x ms
+		x := &testMsg{}
 		if method != "" {
 			x.s.Method = []byte(method)
 			x.s.CSeqMethod = []byte(method)

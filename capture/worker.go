@@ -1,0 +1,238 @@
+package capture
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/sipcap/appliance/decode"
+)
+
+// Output takes the messages a worker decides to store. Append must copy what
+// it keeps: m and s alias the frame, which is released after the block.
+// The sink's per-worker batch and the inspect printer are Outputs.
+type Output interface {
+	Append(m *decode.Meta, s *decode.SIP)
+}
+
+// Control is the state shared by all workers and changed at run time (the
+// admin API, SIGHUP). Workers read it once per block, so a change takes
+// effect within one block.
+type Control struct {
+	captureOn atomic.Bool
+	filter    atomic.Pointer[Filter]
+	gen       atomic.Uint64 // bumped on every filter change
+}
+
+// NewControl returns a Control with capture on or off and the given filter
+// (nil stores everything).
+func NewControl(on bool, f *Filter) *Control {
+	c := &Control{}
+	c.captureOn.Store(on)
+	if f == nil {
+		f, _ = CompileFilter("")
+	}
+	c.filter.Store(f)
+	return c
+}
+
+// SetCapture switches storing on or off (the sip_capture MI command).
+func (c *Control) SetCapture(on bool) { c.captureOn.Store(on) }
+
+// CaptureOn reports whether messages are stored.
+func (c *Control) CaptureOn() bool { return c.captureOn.Load() }
+
+// SetFilter replaces the store filter; workers pick it up at their next block.
+func (c *Control) SetFilter(f *Filter) {
+	c.filter.Store(f)
+	c.gen.Add(1)
+}
+
+// Filter returns the current store filter.
+func (c *Control) Filter() *Filter { return c.filter.Load() }
+
+// WorkerConfig configures one worker.
+type WorkerConfig struct {
+	// Path configures the frame decoder; nil means defaults.
+	Path *decode.PathConfig
+	// Node is capture_node, offered to the filter as node.
+	Node string
+	// NodeFromHEP offers the HEP agent name as node when a message has one.
+	NodeFromHEP bool
+	// HEPStoreNoScript stores HEP messages without the filter.
+	HEPStoreNoScript bool
+	// StoreMalformed stores messages whose start line is SIP but whose rest
+	// is malformed (counted by kind either way). Default true in NewWorker's
+	// callers: losing a message is worse than storing a broken one.
+	StoreMalformed bool
+	Dedup          DedupConfig
+}
+
+// Counters are a worker's own counts. Fields are written by the worker with
+// atomic adds and may be read from any goroutine.
+type Counters struct {
+	Stored    atomic.Uint64 // handed to the Output
+	Filtered  atomic.Uint64 // rejected by the store filter
+	Deduped   atomic.Uint64 // suppressed as duplicates
+	Off       atomic.Uint64 // seen while capture was off
+	Malformed atomic.Uint64 // SIP start line but malformed (stored or not per config)
+	HEPErrors atomic.Uint64 // HEP datagrams from listeners that did not decode
+	HEPOther  atomic.Uint64 // HEP datagrams from listeners carrying no SIP
+	ByMethod  [NumMethods]atomic.Uint64
+	ByClass   [7]atomic.Uint64 // replies by status class 1xx..6xx; [0] other
+}
+
+// Worker drives frames from one source through the frame path, the store
+// filter and dedup into its Output. A Worker belongs to one goroutine (a
+// ring's, a listener's or a file reader's) for life: no locks per message.
+type Worker struct {
+	cfg   WorkerConfig
+	ctl   *Control
+	path  *decode.Path
+	out   Output
+	dedup *Dedup
+	node  []byte
+
+	// per block, from ctl
+	on        bool
+	filter    *Filter
+	filterGen uint64
+
+	// for HEP datagrams from listeners
+	hep  decode.HEP
+	sip  decode.SIP
+	meta decode.Meta
+
+	C Counters
+}
+
+// NewWorker returns a worker writing to out under ctl.
+func NewWorker(cfg WorkerConfig, ctl *Control, out Output) (*Worker, error) {
+	p, err := decode.NewPath(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{cfg: cfg, ctl: ctl, path: p, out: out, dedup: NewDedup(cfg.Dedup), node: []byte(cfg.Node)}
+	var sipCfg *decode.SIPConfig
+	if cfg.Path != nil {
+		sipCfg = cfg.Path.SIP
+	}
+	if err := w.sip.Configure(sipCfg); err != nil {
+		return nil, fmt.Errorf("configure sip decoder: %w", err)
+	}
+	w.BeginBlock()
+	return w, nil
+}
+
+// Path returns the worker's frame decoder (for its counters).
+func (w *Worker) Path() *decode.Path { return w.path }
+
+// Dedup returns the worker's dedup table, nil when off.
+func (w *Worker) Dedup() *Dedup { return w.dedup }
+
+// BeginBlock reads the shared control state. Call it before each block of
+// frames (a ring block, a batch of datagrams).
+func (w *Worker) BeginBlock() {
+	w.on = w.ctl.CaptureOn()
+	if g := w.ctl.gen.Load(); w.filter == nil || g != w.filterGen {
+		w.filter = w.ctl.Filter().Clone()
+		w.filterGen = g
+	}
+}
+
+// Frame decodes one captured frame. Its bytes are not kept past the call
+// except by the Output's copy. A frame error is counted by the path and
+// returned for callers that report it.
+func (w *Worker) Frame(frame []byte, link decode.LinkType, tsMicros int64, vlanTCI uint16) error {
+	return w.path.Decode(frame, link, tsMicros, vlanTCI, w)
+}
+
+// HEP decodes one HEP datagram (or one framed HEP message from a TCP or TLS
+// stream) received by a listener at tsMicros. The HEP timestamp, when
+// present, is the message's time; tsMicros is used when it is absent.
+func (w *Worker) HEP(datagram []byte, tsMicros int64) error {
+	if err := w.hep.DecodeFrom(datagram); err != nil {
+		w.C.HEPErrors.Add(1)
+		return err
+	}
+	if w.hep.ProtoType != hepProtoSIP {
+		w.C.HEPOther.Add(1)
+		return nil
+	}
+	w.meta.Reset()
+	w.hep.FillMeta(&w.meta)
+	if w.meta.TS == 0 {
+		w.meta.TS = tsMicros
+	}
+	err := w.sip.DecodeFrom(w.hep.Payload)
+	if err == decode.ErrNotSIP {
+		w.C.HEPOther.Add(1)
+		return err
+	}
+	w.SIP(&w.meta, &w.sip, err)
+	return nil
+}
+
+// SIP is the decode.Handler: the sip_capture() decision for one message.
+func (w *Worker) SIP(m *decode.Meta, s *decode.SIP, err error) {
+	if err != nil {
+		w.C.Malformed.Add(1)
+		if !w.cfg.StoreMalformed {
+			return
+		}
+	}
+	if !w.on {
+		w.C.Off.Add(1)
+		return
+	}
+	node := w.node
+	if w.cfg.NodeFromHEP && len(m.Node) > 0 {
+		node = m.Node
+	}
+	if !(m.HEPVersion != 0 && w.cfg.HEPStoreNoScript) && !w.filter.Match(m, s, node) {
+		w.C.Filtered.Add(1)
+		return
+	}
+	if w.dedup.Seen(m, s) {
+		w.C.Deduped.Add(1)
+		return
+	}
+	if s.IsRequest() {
+		w.C.ByMethod[MethodIndex(s.Method)].Add(1)
+	} else {
+		c := int(s.Status / 100)
+		if c < 1 || c > 6 {
+			c = 0
+		}
+		w.C.ByClass[c].Add(1)
+	}
+	w.C.Stored.Add(1)
+	w.out.Append(m, s)
+}
+
+// Expire sweeps reassembly state older than its timeouts at now (capture
+// time in microseconds); call it when a source is idle.
+func (w *Worker) Expire(now time.Time) { w.path.Expire(now.UnixMicro()) }
+
+// Methods counted by name; others count as "other".
+var methodNames = [...]string{"other", "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS",
+	"PRACK", "UPDATE", "INFO", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH"}
+
+// NumMethods is the number of method counters.
+const NumMethods = len(methodNames)
+
+// MethodName returns the name of method counter i.
+func MethodName(i int) string { return methodNames[i] }
+
+// MethodIndex returns the counter index of a request method (0 for other).
+func MethodIndex(m []byte) int {
+	for i := 1; i < len(methodNames); i++ {
+		if string(m) == methodNames[i] { // no allocation: the compiler compares in place
+			return i
+		}
+	}
+	return 0
+}
+
+// hepProtoSIP is HEP chunk 0x000b's value for SIP.
+const hepProtoSIP = 1
