@@ -432,7 +432,8 @@ func TestHEPEveryPrefix(t *testing.T) {
 }
 
 // hepCompress compresses p with the standard library (a second implementation
-// to check klauspost's inflate against): "gzip", "zlib" or "deflate".
+// to check klauspost's inflate against): "gzip" (with a file name in the
+// header), "gzip-noname", "zlib" or "deflate" (raw, klauspost's writer).
 func hepCompress(t testing.TB, kind string, p []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -441,9 +442,11 @@ func hepCompress(t testing.TB, kind string, p []byte) []byte {
 		Close() error
 	}
 	switch kind {
-	case "gzip":
+	case "gzip", "gzip-noname":
 		gw := gzip.NewWriter(&buf)
-		gw.Name = "sip.txt" // exercises the optional gzip header fields
+		if kind == "gzip" {
+			gw.Name = "sip.txt" // exercises the optional gzip header fields
+		}
 		w = gw
 	case "zlib":
 		w = zlib.NewWriter(&buf)
@@ -474,7 +477,7 @@ func TestHEP3Compressed(t *testing.T) {
 	t.Parallel()
 	big := bytes.Repeat(hepTestSIP, 40) // ~32 KiB, grows the buffer twice
 	var h HEP
-	for _, kind := range []string{"gzip", "zlib", "deflate"} {
+	for _, kind := range []string{"gzip", "gzip-noname", "zlib", "deflate"} {
 		for _, p := range [][]byte{hepTestSIP, big, hepTestSIP, {}} {
 			pkt := hepCompressedFixture(t, kind, p)
 			for pass := 0; pass < 2; pass++ {
