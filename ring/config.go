@@ -80,7 +80,11 @@ type Config struct {
 	// Fanout is the fanout mode. Default FanoutHash.
 	Fanout FanoutMode
 	// FanoutNoDefrag turns off PACKET_FANOUT_FLAG_DEFRAG, which is on by
-	// default so the fragments of one datagram meet on one worker.
+	// default so the fragments of one datagram meet on one worker. With the
+	// flag the kernel reassembles IPv4 datagrams before delivering them (the
+	// ring sees one frame per datagram) and holds back fragments whose
+	// datagram never completes. Every ring joins a fanout group, even alone,
+	// so one worker behaves like many.
 	FanoutNoDefrag bool
 	// FanoutRolloverFlag adds PACKET_FANOUT_FLAG_ROLLOVER: a full ring spills
 	// to the next one (fewer drops, order within a flow is lost).

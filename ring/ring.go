@@ -185,6 +185,11 @@ func joinFanout(fd int, d *Config, id uint16, unique bool) (uint16, error) {
 	if d.FanoutRolloverFlag && d.Fanout != FanoutRollover {
 		typ |= unix.PACKET_FANOUT_FLAG_ROLLOVER
 	}
+	if d.IgnoreOutgoing {
+		// A fanout group registers its own packet hook; the socket's
+		// PACKET_IGNORE_OUTGOING does not apply to it.
+		typ |= unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+	}
 	if unique {
 		typ |= unix.PACKET_FANOUT_FLAG_UNIQUEID
 		id = 0
