@@ -170,4 +170,3 @@ func (tn *testNet) rawSender(t testing.TB) func(frame []byte) {
 		}
 	}
 }
-

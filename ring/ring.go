@@ -40,7 +40,7 @@ type Ring struct {
 	fanout  uint16
 
 	shut    atomic.Bool
-	statsMu sync.Mutex
+	statsMu sync.Mutex // guards stats, closed, and fd/evfd against Close
 	stats   Stats
 	closed  bool
 }
@@ -243,6 +243,8 @@ func (r *Ring) readStats() error {
 // Shutdown makes a blocked or later Next/Lease return ErrClosed. Safe from
 // any goroutine; the owner still calls Close.
 func (r *Ring) Shutdown() {
+	r.statsMu.Lock() // against a concurrent Close
+	defer r.statsMu.Unlock()
 	if r.shut.Swap(true) {
 		return
 	}
