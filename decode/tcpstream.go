@@ -98,10 +98,13 @@ type tcpFlow struct {
 	slot    int32
 	used    bool
 	nextSeq uint32
+	base    uint32 // lowest sequence number seen
 	last    int64
 	buf     []byte // in-order bytes not yet framed; kept for reuse
 	ooo     []byte // bytes held ahead of a hole, starting at oooSeq
 	oooSeq  uint32
+	// oooSince is when the first out-of-order bytes were held.
+	oooSince int64
 }
 
 // sipSink receives the messages a stream frames.
@@ -252,43 +255,88 @@ func (t *TCPStreams) segment(k *flowKey, seg *TCP, now int64, sipPort bool, out 
 		return
 	}
 	f.last = now
+	if len(f.ooo) > 0 && now-f.oooSince > tcpHoleWait {
+		t.skipHole(f, sipPort, out)
+	}
 	rel := int32(seq - f.nextSeq)
+	if rel > 0 && !t.holdOutOfOrder(f, seq, data, now) {
+		// A hole we cannot wait for: skip to what is held, then to here.
+		if len(f.ooo) > 0 {
+			t.skipHole(f, sipPort, out)
+			rel = int32(seq - f.nextSeq)
+		}
+		if rel > 0 {
+			t.stats.Gaps++
+			t.dropPending(f)
+			f.nextSeq = seq
+			t.stream(f, data, true, sipPort, out)
+			t.finish(f, seg)
+			return
+		}
+	}
 	switch {
-	case rel < 0:
-		if int(-rel) >= len(data) {
-			t.stats.Retransmits++
-			t.finish(f, seg)
-			return
-		}
-		t.stats.Retransmits++
-		data = data[-rel:]
-		seq = f.nextSeq
-	case rel > 0:
-		if t.holdOutOfOrder(f, seq, data) {
-			t.finish(f, seg)
-			return
-		}
-		// A hole we cannot wait for: drop what was pending and resync here.
-		t.stats.Gaps++
-		t.dropPending(f)
-		f.nextSeq = seq
-		t.stream(f, data, true, sipPort, out)
+	case rel > 0: // held out of order
 		t.finish(f, seg)
 		return
+	case rel < 0 && int32(seq+uint32(len(data))-f.base) <= 0:
+		// Before anything seen on this flow (the capture started mid-stream
+		// and this segment was late): frame its whole messages.
+		f.base = seq
+		t.stats.OutOfOrder++
+		if s := sipStart(data); s >= 0 {
+			t.frame(data[s:], out)
+		}
+		t.finish(f, seg)
+		return
+	case rel < 0:
+		t.stats.Retransmits++
+		if int(-rel) >= len(data) {
+			t.finish(f, seg)
+			return
+		}
+		data = data[-rel:]
 	}
 	t.stream(f, data, false, sipPort, out)
-	if len(f.ooo) > 0 && f.oooSeq == f.nextSeq {
-		// The hole is filled: feed what was held. The held bytes move through
-		// f.buf, so take them out of f.ooo first.
-		t.held -= len(f.ooo)
-		held := f.ooo
-		f.ooo = f.ooo[:0]
-		t.stream(f, held, false, sipPort, out)
-	} else if len(f.ooo) > 0 && int32(f.oooSeq-f.nextSeq) < 0 {
-		t.held -= len(f.ooo) // overtaken by retransmissions
-		f.ooo = f.ooo[:0]
-	}
+	t.drainHeld(f, sipPort, out)
 	t.finish(f, seg)
+}
+
+// tcpHoleWait is how long (capture time, µs) data is held behind a hole
+// before the hole is declared a gap.
+const tcpHoleWait = 1_000_000
+
+// drainHeld feeds the out-of-order bytes once the hole before them is filled.
+func (t *TCPStreams) drainHeld(f *tcpFlow, sipPort bool, out sipSink) {
+	if len(f.ooo) == 0 {
+		return
+	}
+	d := int32(f.oooSeq - f.nextSeq)
+	if d > 0 {
+		return
+	}
+	held := f.ooo
+	t.held -= len(held)
+	f.ooo = f.ooo[:0]
+	if int(-d) >= len(held) { // overtaken by retransmissions
+		return
+	}
+	// stream copies what it keeps into f.buf, so reading held (f.ooo's
+	// backing array) while f.ooo is empty is safe: nothing appends to f.ooo.
+	t.stream(f, held[-d:], false, sipPort, out)
+}
+
+// skipHole declares the hole before the held bytes a gap: the partial
+// message before it is dropped and the stream resumes at the first SIP start
+// line of the held bytes.
+func (t *TCPStreams) skipHole(f *tcpFlow, sipPort bool, out sipSink) {
+	t.stats.Gaps++
+	t.held -= len(f.buf)
+	f.buf = f.buf[:0]
+	held := f.ooo
+	t.held -= len(held)
+	f.ooo = f.ooo[:0]
+	f.nextSeq = f.oooSeq
+	t.stream(f, held, true, sipPort, out)
 }
 
 func (t *TCPStreams) finish(f *tcpFlow, seg *TCP) {
@@ -302,12 +350,12 @@ func (t *TCPStreams) finish(f *tcpFlow, seg *TCP) {
 	t.stats.HeldBytes = t.held
 }
 
-func (t *TCPStreams) holdOutOfOrder(f *tcpFlow, seq uint32, data []byte) bool {
+func (t *TCPStreams) holdOutOfOrder(f *tcpFlow, seq uint32, data []byte, now int64) bool {
 	if len(f.ooo) == 0 {
 		if len(data) > t.oooCap || t.held+len(data) > t.maxBytes {
 			return false
 		}
-		f.oooSeq = seq
+		f.oooSeq, f.oooSince = seq, now
 		f.ooo = append(f.ooo, data...)
 		t.held += len(data)
 		t.stats.OutOfOrder++
@@ -349,7 +397,7 @@ func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, s
 		t.stats.SkippedBytes += uint64(start)
 	}
 	if f := t.open(k, now); f != nil {
-		f.nextSeq = seq + uint32(start)
+		f.nextSeq, f.base = seq+uint32(start), seq
 		t.stream(f, data[start:], false, sipPort, out)
 		t.stats.HeldBytes = t.held
 		return
