@@ -37,7 +37,7 @@ func hasPrefixFoldLower(b []byte, lower string) bool {
 
 // isLWS reports whether c is linear white space inside a (possibly folded)
 // header value: SP, HT, CR or LF.
-func isLWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+func isLWS(c byte) bool { return sipClassTable[c]&clsLWS != 0 }
 
 // trimLWS trims SP, HT, CR and LF from both ends of b.
 func trimLWS(b []byte) []byte {

@@ -98,3 +98,23 @@ var tokenTable = [256]bool{
 	'z':  true,
 	'~':  true,
 }
+
+// Byte classes of sipClassTable; a byte may have several.
+const (
+	clsLWS      = 1 << iota // SP HT CR LF: white space inside a (folded) header value
+	clsHostEnd              // ends the host of a URI: ; ? > , : and white space
+	clsParamEnd             // ends an unquoted parameter value: ; , > ? and white space
+)
+
+// sipClassTable gives the byte classes (cls*) of each byte.
+var sipClassTable = [256]uint8{
+	'\t': clsLWS | clsHostEnd | clsParamEnd,
+	'\n': clsLWS | clsHostEnd | clsParamEnd,
+	'\r': clsLWS | clsHostEnd | clsParamEnd,
+	' ':  clsLWS | clsHostEnd | clsParamEnd,
+	',':  clsHostEnd | clsParamEnd,
+	':':  clsHostEnd,
+	';':  clsHostEnd | clsParamEnd,
+	'>':  clsHostEnd | clsParamEnd,
+	'?':  clsHostEnd | clsParamEnd,
+}

@@ -658,7 +658,7 @@ func splitHostPort(b []byte) (host []byte, port uint16) {
 			i = c + 1
 		}
 	}
-	for i < len(b) && b[i] != ':' && !hostEnd(b[i]) {
+	for i < len(b) && !hostEnd(b[i]) {
 		i++
 	}
 	host = b[:i]
@@ -674,10 +674,8 @@ func splitHostPort(b []byte) (host []byte, port uint16) {
 	return host, port
 }
 
-// hostEnd reports whether c ends the host part of a URI.
-func hostEnd(c byte) bool {
-	return c == ';' || c == '?' || c == '>' || c == ',' || isLWS(c)
-}
+// hostEnd reports whether c ends the host part of a URI (':' included).
+func hostEnd(c byte) bool { return sipClassTable[c]&clsHostEnd != 0 }
 
 // unbracket drops the brackets of an IPv6 reference.
 func unbracket(h []byte) []byte {
@@ -690,6 +688,13 @@ func unbracket(h []byte) []byte {
 // firstValue returns the first of several comma-separated values (commas
 // inside double quotes do not count), trimmed.
 func firstValue(v []byte) []byte {
+	c := bytes.IndexByte(v, ',')
+	if c < 0 {
+		return v
+	}
+	if bytes.IndexByte(v[:c], '"') < 0 {
+		return trimLWS(v[:c])
+	}
 	inQuote := false
 	for i := 0; i < len(v); i++ {
 		switch v[i] {
@@ -745,7 +750,7 @@ func findParam(p []byte, name string) []byte {
 			return quoted(p[k+1:])
 		}
 		e := k
-		for e < len(p) && p[e] != ';' && p[e] != ',' && p[e] != '>' && p[e] != '?' && !isLWS(p[e]) {
+		for e < len(p) && sipClassTable[p[e]]&clsParamEnd == 0 {
 			e++
 		}
 		return p[k:e]

@@ -155,6 +155,32 @@ func writeTables() {
 			fmt.Fprintf(&b, "\n\t%q: true,", c)
 		}
 	}
+	b.WriteString("\n}\n\n")
+	b.WriteString(`// Byte classes of sipClassTable; a byte may have several.
+const (
+	clsLWS       = 1 << iota // SP HT CR LF: white space inside a (folded) header value
+	clsHostEnd               // ends the host of a URI: ; ? > , : and white space
+	clsParamEnd              // ends an unquoted parameter value: ; , > ? and white space
+)
+
+`)
+	b.WriteString("// sipClassTable gives the byte classes (cls*) of each byte.\nvar sipClassTable = [256]uint8{")
+	for i := 0; i < 256; i++ {
+		c := byte(i)
+		var cls []string
+		if strings.IndexByte(" \t\r\n", c) >= 0 {
+			cls = append(cls, "clsLWS")
+		}
+		if strings.IndexByte(";?>,: \t\r\n", c) >= 0 {
+			cls = append(cls, "clsHostEnd")
+		}
+		if strings.IndexByte(";,>? \t\r\n", c) >= 0 {
+			cls = append(cls, "clsParamEnd")
+		}
+		if len(cls) > 0 {
+			fmt.Fprintf(&b, "\n\t%q: %s,", c, strings.Join(cls, " | "))
+		}
+	}
 	b.WriteString("\n}\n")
 	write("bytesconv_table_gen.go", b.Bytes())
 }
