@@ -263,7 +263,7 @@ func hepEqual(a, b *HEP) bool {
 	for _, h := range []*HEP{&x, &y} {
 		h.AuthKey, h.Payload, h.CompressedPayload, h.CorrelationID, h.NodeName = nil, nil, nil, nil, nil
 		h.Geo, h.TransactionType, h.JSONKeys, h.Tags, h.GroupID, h.Rest = nil, nil, nil, nil, nil, nil
-		h.inflater, h.MaxInflate = hepInflater{}, 0
+		h.inflater, h.MaxInflate = nil, 0
 	}
 	return reflect.DeepEqual(x, y)
 }
