@@ -66,10 +66,10 @@ func TestWebSocket(t *testing.T) {
 			t.Error("Reset left fields")
 		}
 	}
-	f(wsFrame(WSText, true, sip, key), sip, nil, true)        // client to server: masked
-	f(wsFrame(WSText, true, sip, nil), sip, nil, true)        // server to client
-	f(wsFrame(WSBinary, true, sip, key), sip, nil, true)      // binary frames carry SIP too
-	f(wsFrame(WSText, true, big, key), big, nil, false)       // 64-bit length; not SIP at its start
+	f(wsFrame(WSText, true, sip, key), sip, nil, true)   // client to server: masked
+	f(wsFrame(WSText, true, sip, nil), sip, nil, true)   // server to client
+	f(wsFrame(WSBinary, true, sip, key), sip, nil, true) // binary frames carry SIP too
+	f(wsFrame(WSText, true, big, key), big, nil, false)  // 64-bit length; not SIP at its start
 	f(wsFrame(WSText, true, sip[:300%len(sip)], key), sip[:300%len(sip)], nil, LooksLikeSIP(sip[:300%len(sip)]))
 	f(wsFrame(WSPing, true, []byte("hi"), nil), []byte("hi"), nil, false)
 	full := wsFrame(WSText, true, sip, key)
