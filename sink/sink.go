@@ -1,0 +1,803 @@
+package sink
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/ch-go/compress"
+	"github.com/go-faster/city"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/sipcap/appliance/decode"
+)
+
+// Stats are the sink's counters since New. Counters only grow; gauges
+// (Queue*, Spool*) are current values.
+type Stats struct {
+	RowsInserted   uint64
+	InsertsOK      uint64
+	InsertErrors   [numClasses]uint64 // by ErrClass
+	Retries        uint64
+	SpoolWrites    uint64 // bodies written to the spool
+	SpoolReplays   uint64 // spooled bodies inserted
+	SpoolFiles     int
+	SpoolBytes     int64
+	DeadLetters    uint64 // bodies moved to the dead-letter folder
+	DeadLetterRows uint64
+	// RowsLost counts rows that could not be kept: the spool was full (or
+	// absent) when they had to leave memory, or a worker had no free batch.
+	RowsLost uint64
+	// QueueBatches is the full batches waiting for a flusher; QueueBodies and
+	// QueueBytes the encoded bodies waiting for or in an insert.
+	QueueBatches int
+	QueueBodies  int
+	QueueBytes   int64
+	// InsertLatency is the sum of the durations of successful inserts;
+	// divided by InsertsOK it is the mean.
+	InsertLatency time.Duration
+}
+
+// Sink takes batches from capture workers to one ClickHouse table. Create it
+// with New, give each capture worker its own Worker, and Close it to drain.
+type Sink struct {
+	cfg     Config
+	cl      *client
+	layout  *Layout
+	dialect Dialect
+	version string
+	dedup   bool
+	method  compress.Method
+	spool   *spool
+	deadEnc *zstd.Encoder
+	log     *slog.Logger
+	extra   []string // settings sent with every insert
+
+	mu      sync.Mutex
+	workers []*Worker
+	logged  map[string]bool
+
+	notify  chan struct{}
+	groups  chan []*SIPBatch
+	back    chan *SIPBatch
+	sendq   chan *body
+	wake    chan struct{} // spool has new files
+	closing chan struct{}
+	stopped chan struct{} // collector gone
+	hard    context.Context
+	hardEnd context.CancelFunc
+
+	collectorWG, flusherWG, senderWG, bgWG sync.WaitGroup
+	closeOnce                              sync.Once
+	closeErr                               error
+
+	rowsInserted, insertsOK, retries, spoolWrites, spoolReplays atomic.Uint64
+	deadLetters, deadRows, rowsLost                             atomic.Uint64
+	errs                                                        [numClasses]atomic.Uint64
+	queueBytes, queueBodies, latency                            atomic.Int64
+	pendingBatches                                              atomic.Int64
+}
+
+// Options carries what is not configuration: the logger.
+type Options struct {
+	// Logger receives start-up facts and problems, each kind logged once.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// New connects to ClickHouse, creates the database and table when missing
+// (unless cfg.NoCreate), reads the table's columns, opens the spool and
+// starts the flushers and senders. ctx is the sink's lifetime, not only its
+// start: when ctx ends the sink drains as by Close with cfg.DrainTimeout.
+// Start-up queries are each bounded by cfg.InsertTimeout.
+func New(ctx context.Context, cfg *Config, opt *Options) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.withDefaults()
+	s := &Sink{cfg: c, log: slog.Default(), logged: map[string]bool{}}
+	if opt != nil && opt.Logger != nil {
+		s.log = opt.Logger
+	}
+	s.method, _ = c.method()
+	var err error
+	if s.cl, err = newClient(&c); err != nil {
+		return nil, err
+	}
+	if err := s.setup(ctx); err != nil {
+		return nil, err
+	}
+	if c.SpoolDir != "" {
+		if s.spool, err = openSpool(c.SpoolDir, c.SpoolBytes); err != nil {
+			return nil, err
+		}
+		if n, b := s.spool.usage(); n > 0 {
+			s.log.Info("sink: replaying spool", "files", n, "bytes", b, "dir", c.SpoolDir)
+		}
+	}
+	s.deadEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+
+	s.notify = make(chan struct{}, 1)
+	s.groups = make(chan []*SIPBatch)
+	s.back = make(chan *SIPBatch, 4096)
+	s.sendq = make(chan *body, 4096)
+	s.wake = make(chan struct{}, 1)
+	s.closing = make(chan struct{})
+	s.stopped = make(chan struct{})
+	s.hard, s.hardEnd = context.WithCancel(context.Background())
+
+	s.collectorWG.Add(1)
+	go s.collect()
+	for i := 0; i < c.Flushers; i++ {
+		s.flusherWG.Add(1)
+		go s.flush()
+	}
+	for i := 0; i < c.MaxAsyncQueries; i++ {
+		s.senderWG.Add(1)
+		go s.send()
+	}
+	if s.dialect == Legacy && c.RetentionDays > 0 {
+		s.bgWG.Add(1)
+		go s.retention()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), c.DrainTimeout)
+			defer cancel()
+			s.Close(dctx)
+		case <-s.closing:
+		}
+	}()
+	return s, nil
+}
+
+// setup reads the server version, creates the table and builds the layout.
+func (s *Sink) setup(ctx context.Context) error {
+	db, table := s.cl.ep.database, s.cfg.Table
+	v, err := s.cl.query(ctx, "SELECT version()")
+	if err != nil {
+		return fmt.Errorf("sink: clickhouse version: %w", err)
+	}
+	s.version = strings.TrimSpace(v)
+	s.dialect = DialectFor(s.version)
+	if !s.cfg.NoCreate {
+		stmts, err := DDL(s.dialect, db, table, s.cfg.RetentionDays)
+		if err != nil {
+			return err
+		}
+		for _, q := range stmts {
+			if _, err := s.cl.query(ctx, q); err != nil {
+				return fmt.Errorf("sink: create table %s.%s: %w", db, table, err)
+			}
+		}
+	}
+	cols, err := s.tableColumns(ctx, db, table)
+	if err != nil {
+		return err
+	}
+	if s.layout, err = NewLayout(db, table, cols); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	if len(s.layout.Skipped) > 0 {
+		s.log.Info("sink: table lacks optional columns; not writing them", "table", db+"."+table, "columns", s.layout.Skipped)
+	}
+	out, err := s.cl.query(ctx, "SELECT name FROM system.settings WHERE name IN ('insert_deduplication_token', 'async_insert', 'insert_deduplicate')")
+	if err != nil {
+		return fmt.Errorf("sink: read settings: %w", err)
+	}
+	for _, name := range strings.Fields(out) {
+		switch name {
+		case "insert_deduplication_token":
+			s.dedup = true
+		case "async_insert":
+			s.extra = append(s.extra, "async_insert", "0")
+		}
+	}
+	s.log.Info("sink: ready", "server", s.version, "dialect", s.dialect.String(), "table", db+"."+table,
+		"columns", len(s.layout.targets), "dedup_token", s.dedup)
+	return nil
+}
+
+func (s *Sink) tableColumns(ctx context.Context, db, table string) ([]TableColumn, error) {
+	// db and table are validated identifiers: safe inside quotes.
+	q := fmt.Sprintf("SELECT name, type, default_kind FROM system.columns WHERE database = '%s' AND table = '%s' FORMAT TabSeparated", db, table)
+	out, err := s.cl.query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("sink: read columns of %s.%s: %w", db, table, err)
+	}
+	var cols []TableColumn
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) < 2 {
+			continue
+		}
+		tc := TableColumn{Name: f[0], Type: strings.ReplaceAll(f[1], `\'`, `'`)}
+		if len(f) > 2 {
+			tc.DefaultKind = f[2]
+		}
+		cols = append(cols, tc)
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("sink: table %s.%s does not exist", db, table)
+	}
+	return cols, nil
+}
+
+// Dialect is the DDL dialect chosen for the server.
+func (s *Sink) Dialect() Dialect { return s.dialect }
+
+// Layout is the set of columns the sink writes.
+func (s *Sink) Layout() *Layout { return s.layout }
+
+// Stats returns the current counters.
+func (s *Sink) Stats() Stats {
+	st := Stats{
+		RowsInserted:   s.rowsInserted.Load(),
+		InsertsOK:      s.insertsOK.Load(),
+		Retries:        s.retries.Load(),
+		SpoolWrites:    s.spoolWrites.Load(),
+		SpoolReplays:   s.spoolReplays.Load(),
+		DeadLetters:    s.deadLetters.Load(),
+		DeadLetterRows: s.deadRows.Load(),
+		RowsLost:       s.rowsLost.Load(),
+		QueueBodies:    int(s.queueBodies.Load()),
+		QueueBytes:     s.queueBytes.Load(),
+		InsertLatency:  time.Duration(s.latency.Load()),
+	}
+	for i := range st.InsertErrors {
+		st.InsertErrors[i] = s.errs[i].Load()
+	}
+	if s.spool != nil {
+		st.SpoolFiles, st.SpoolBytes = s.spool.usage()
+	}
+	s.mu.Lock()
+	for _, w := range s.workers {
+		st.QueueBatches += w.full.len()
+	}
+	s.mu.Unlock()
+	st.QueueBatches += int(s.pendingBatches.Load())
+	return st
+}
+
+// logOnce logs msg once per kind for the life of the sink.
+func (s *Sink) logOnce(kind, msg string, args ...any) {
+	s.mu.Lock()
+	seen := s.logged[kind]
+	s.logged[kind] = true
+	s.mu.Unlock()
+	if !seen {
+		s.log.Warn(msg, args...)
+	}
+}
+
+// ---- workers -------------------------------------------------------------
+
+// Worker is one capture worker's end of the sink: the batch it fills and
+// the two lock-free queues that carry full batches to the sink and empty
+// ones back. A Worker is used by one goroutine only.
+type Worker struct {
+	s     *Sink
+	cur   *SIPBatch
+	full  *spsc // worker → sink
+	free  *spsc // sink → worker
+	owned int
+	age   int64
+	maxR  int
+	maxB  int
+	n     int // rows since the last age check
+
+	closed atomic.Bool
+}
+
+// NewWorker returns a new worker end. Call it once per capture worker
+// before it starts; it may be called while the sink runs.
+func (s *Sink) NewWorker() *Worker {
+	w := &Worker{s: s, full: newSPSC(s.cfg.WorkerBatches), free: newSPSC(s.cfg.WorkerBatches),
+		age: int64(s.cfg.BatchAge), maxR: s.cfg.BatchRows, maxB: s.cfg.BatchBytes}
+	w.cur = w.newBatch()
+	s.mu.Lock()
+	s.workers = append(s.workers, w)
+	s.mu.Unlock()
+	return w
+}
+
+func (w *Worker) newBatch() *SIPBatch {
+	w.owned++
+	return &SIPBatch{Node: w.s.cfg.Node, NodeFromHEP: w.s.cfg.NodeFromHEP, owner: w}
+}
+
+// Append adds one message to the worker's batch (the one copy of its bytes)
+// and hands the batch to the sink when it is full. It never blocks; when the
+// sink has returned none of the worker's batches, the full batch's rows are
+// dropped and counted in Stats.RowsLost, after waiting up to
+// Config.HandoffWait for one.
+func (w *Worker) Append(m *decode.Meta, s *decode.SIP) {
+	b := w.cur
+	if b.rows == 0 {
+		b.start = time.Now().UnixNano() / w.age
+	}
+	b.Append(m, s)
+	if b.rows >= w.maxR || b.size >= w.maxB {
+		w.handoff()
+		return
+	}
+	if w.n++; w.n >= 256 {
+		w.n = 0
+		w.Tick(time.Now())
+	}
+}
+
+// Tick hands the batch over when the flush interval it started in has
+// passed. Capture workers call it whenever they wake up (at least every
+// few hundred milliseconds while idle).
+func (w *Worker) Tick(now time.Time) {
+	if w.cur.rows > 0 && now.UnixNano()/w.age != w.cur.start {
+		w.handoff()
+	}
+}
+
+// Flush hands the current batch over now.
+func (w *Worker) Flush() {
+	if w.cur.rows > 0 {
+		w.handoff()
+	}
+}
+
+// Close hands over the last batch; the worker must not be used after.
+func (w *Worker) Close() {
+	if w.closed.Load() {
+		return
+	}
+	w.Flush()
+	w.closed.Store(true)
+	w.s.poke()
+}
+
+func (w *Worker) handoff() {
+	next := w.free.pop()
+	if next == nil && w.owned < w.s.cfg.WorkerBatches {
+		next = w.newBatch()
+	}
+	if next == nil && w.s.cfg.HandoffWait > 0 {
+		// Every batch is queued or being encoded: wait a little for one.
+		w.s.poke()
+		deadline := time.Now().Add(w.s.cfg.HandoffWait)
+		for next == nil && time.Now().Before(deadline) {
+			runtime.Gosched()
+			time.Sleep(100 * time.Microsecond)
+			next = w.free.pop()
+		}
+	}
+	if next == nil {
+		w.s.rowsLost.Add(uint64(w.cur.rows))
+		w.s.logOnce("worker-full", "sink: a capture worker has no free batch; dropping rows (sink behind)")
+		w.cur.Reset()
+		return
+	}
+	w.full.push(w.cur) // cannot fail: the ring holds all the worker's batches
+	w.cur = next
+	w.s.poke()
+}
+
+func (s *Sink) poke() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// ---- collector: the one consumer of full rings and producer of free ones --
+
+func (s *Sink) collect() {
+	defer s.collectorWG.Done()
+	defer close(s.stopped)
+	defer close(s.groups)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	mergeWait := min(s.cfg.BatchAge/4, 100*time.Millisecond)
+	var pending []*SIPBatch
+	var pendingBytes int
+	var since time.Time
+	var workers []*Worker
+	closing := false
+	for {
+		select {
+		case <-s.notify:
+		case <-tick.C:
+		case b := <-s.back:
+			s.recycle(b)
+		case <-s.closing:
+			closing = true
+		}
+		s.drainBack()
+		s.mu.Lock()
+		workers = append(workers[:0], s.workers...)
+		s.mu.Unlock()
+		allClosed, urgent := true, false
+		for _, w := range workers {
+			// A worker with most of its batches queued must get them back
+			// now rather than after the merge wait.
+			if w.full.len() >= s.cfg.WorkerBatches/2 {
+				urgent = true
+			}
+			for b := w.full.pop(); b != nil; b = w.full.pop() {
+				if len(pending) == 0 {
+					since = time.Now()
+				}
+				pending = append(pending, b)
+				pendingBytes += b.size
+			}
+			if !w.closed.Load() {
+				allClosed = false
+			}
+		}
+		s.pendingBatches.Store(int64(len(pending)))
+		if len(pending) > 0 && (closing || urgent || pendingBytes >= s.cfg.MaxInsertBytes || time.Since(since) >= mergeWait) {
+			for len(pending) > 0 {
+				n, size := 0, 0
+				for n < len(pending) && (n == 0 || size+pending[n].size <= s.cfg.MaxInsertBytes) {
+					size += pending[n].size
+					n++
+				}
+				g := append([]*SIPBatch(nil), pending[:n]...)
+				s.sendGroup(g)
+				pending = append(pending[:0], pending[n:]...)
+				pendingBytes -= size
+			}
+			s.pendingBatches.Store(0)
+		}
+		if closing && len(pending) == 0 && (allClosed || s.hard.Err() != nil) {
+			// Workers that never closed keep their partial batch: count it.
+			for _, w := range workers {
+				if !w.closed.Load() && w.cur != nil {
+					s.rowsLost.Add(uint64(w.cur.rows))
+				}
+			}
+			return
+		}
+	}
+}
+
+func (s *Sink) sendGroup(g []*SIPBatch) {
+	for {
+		select {
+		case s.groups <- g:
+			return
+		case b := <-s.back:
+			s.recycle(b)
+		}
+	}
+}
+
+func (s *Sink) drainBack() {
+	for {
+		select {
+		case b := <-s.back:
+			s.recycle(b)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Sink) recycle(b *SIPBatch) {
+	b.Reset()
+	if b.owner != nil {
+		b.owner.free.push(b)
+	}
+}
+
+// ---- flushers: encode groups into bodies ---------------------------------
+
+func (s *Sink) flush() {
+	defer s.flusherWG.Done()
+	enc := NewEncoder(s.layout, s.method)
+	for g := range s.groups {
+		data, rows, err := enc.AppendBody(nil, g)
+		for _, b := range g {
+			select {
+			case s.back <- b:
+			case <-s.stopped:
+			}
+		}
+		if err != nil || rows == 0 {
+			if err != nil {
+				s.rowsLost.Add(uint64(rows))
+				s.logOnce("encode", "sink: encode batch", "err", err)
+			}
+			continue
+		}
+		h := city.CH128(data)
+		var t [16]byte
+		for i := 0; i < 8; i++ {
+			t[i] = byte(h.High >> (56 - 8*i))
+			t[8+i] = byte(h.Low >> (56 - 8*i))
+		}
+		s.submit(&body{query: s.layout.Query, token: hex.EncodeToString(t[:]), rows: rows, data: data})
+	}
+}
+
+// submit queues b for a sender, or spools it when the memory queue is full.
+func (s *Sink) submit(b *body) {
+	n := int64(len(b.data))
+	if s.queueBytes.Load()+n <= int64(s.cfg.QueueBytes) || s.spool == nil {
+		s.queueBytes.Add(n)
+		s.queueBodies.Add(1)
+		if s.spool == nil {
+			s.sendq <- b // no spool: back-pressure to the flushers
+			return
+		}
+		select {
+		case s.sendq <- b:
+			return
+		default:
+			s.queueBytes.Add(-n)
+			s.queueBodies.Add(-1)
+		}
+	}
+	s.toSpool(b)
+}
+
+// toSpool writes b to the spool; a full spool loses it (counted, logged).
+func (s *Sink) toSpool(b *body) {
+	if s.spool == nil {
+		s.rowsLost.Add(uint64(b.rows))
+		s.logOnce("no-spool", "sink: rows lost: ClickHouse unavailable and no spool configured", "rows", b.rows)
+		return
+	}
+	if err := s.spool.put(b); err != nil {
+		s.rowsLost.Add(uint64(b.rows))
+		s.logOnce("spool:"+err.Error(), "sink: rows lost: spool write", "err", err, "rows", b.rows)
+		return
+	}
+	s.spoolWrites.Add(1)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ---- senders: max_async_queries inserts in flight -------------------------
+
+func (s *Sink) send() {
+	defer s.senderWG.Done()
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
+	for {
+		select {
+		case b, ok := <-s.sendq:
+			if !ok {
+				return
+			}
+			s.deliver(b)
+			continue
+		default:
+		}
+		if s.spool != nil && !s.isClosing() {
+			if name, ok := s.spool.claim(); ok {
+				s.replay(name)
+				continue
+			}
+		}
+		idle.Reset(500 * time.Millisecond)
+		select {
+		case b, ok := <-s.sendq:
+			if !ok {
+				return
+			}
+			s.deliver(b)
+		case <-s.wake:
+		case <-idle.C:
+		}
+	}
+}
+
+func (s *Sink) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// attempt sends b once, recording the outcome; it returns the class.
+func (s *Sink) attempt(b *body) (ErrClass, error) {
+	t0 := time.Now()
+	err := s.cl.insert(s.hard, b.query, b.token, b.data, s.dedup, s.extra...)
+	c := classify(err)
+	if c == ClassNone {
+		s.latency.Add(int64(time.Since(t0)))
+		s.insertsOK.Add(1)
+		s.rowsInserted.Add(uint64(b.rows))
+		return c, nil
+	}
+	s.errs[c].Add(1)
+	return c, err
+}
+
+func (s *Sink) backoff(attempt int) time.Duration {
+	d := s.cfg.RetryMin << min(attempt, 30)
+	if d > s.cfg.RetryMax || d <= 0 {
+		d = s.cfg.RetryMax
+	}
+	return time.Duration(rand.Int64N(int64(d) + 1)) // full jitter
+}
+
+// sleep waits d, or less when the hard stop comes; it reports false then.
+func (s *Sink) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.hard.Done():
+		return false
+	}
+}
+
+// deliver sends a body held in memory until it is inserted, dead-lettered
+// or spooled.
+func (s *Sink) deliver(b *body) {
+	n := int64(len(b.data))
+	defer func() {
+		s.queueBytes.Add(-n)
+		s.queueBodies.Add(-1)
+	}()
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		if s.hard.Err() != nil {
+			s.toSpool(b)
+			return
+		}
+		c, err := s.attempt(b)
+		switch {
+		case c == ClassNone:
+			return
+		case c == ClassData:
+			s.deadLetter(b, err)
+			return
+		}
+		s.logOnce("insert:"+c.String(), "sink: insert failed; retrying", "class", c.String(), "err", err)
+		if s.spool != nil && time.Since(start) >= s.cfg.SpoolAfter {
+			if err := s.spool.put(b); err == nil {
+				s.spoolWrites.Add(1)
+				return
+			}
+			// Spool full: keep retrying from memory rather than lose it.
+		}
+		s.retries.Add(1)
+		if !s.sleep(s.backoff(attempt)) {
+			s.toSpool(b)
+			return
+		}
+	}
+}
+
+// replay sends one spooled body once; on a retriable failure the file stays
+// for a later pass and the sender backs off.
+func (s *Sink) replay(name string) {
+	b, err := s.spool.load(name)
+	if err != nil {
+		s.logOnce("spool-corrupt", "sink: unreadable spool file moved to dead letters", "file", name, "err", err)
+		s.spool.quarantine(name, s.cfg.DeadLetterDir)
+		return
+	}
+	c, err := s.attempt(b)
+	switch c {
+	case ClassNone:
+		s.spoolReplays.Add(1)
+		s.spool.remove(name)
+		return
+	case ClassData:
+		s.deadLetter(b, err)
+		s.spool.remove(name)
+		return
+	}
+	s.spool.release(name)
+	s.retries.Add(1)
+	s.logOnce("insert:"+c.String(), "sink: insert failed; retrying", "class", c.String(), "err", err)
+	s.sleep(s.backoff(4))
+}
+
+// deadLetter stores a body the server rejected, with its message.
+func (s *Sink) deadLetter(b *body, err error) {
+	s.deadLetters.Add(1)
+	s.deadRows.Add(uint64(b.rows))
+	kind := "data"
+	var se *ServerError
+	if errors.As(err, &se) {
+		kind = fmt.Sprintf("code %d", se.Code)
+	}
+	dir := s.cfg.DeadLetterDir
+	if dir == "" {
+		s.logOnce("dead:"+kind, "sink: server rejected rows (no dead-letter folder; dropped)", "kind", kind, "rows", b.rows, "err", err)
+		return
+	}
+	s.mu.Lock()
+	werr := writeDeadLetter(dir, s.deadEnc, b, err.Error())
+	s.mu.Unlock()
+	if werr != nil {
+		s.logOnce("dead-write", "sink: write dead letter", "err", werr)
+	}
+	s.logOnce("dead:"+kind, "sink: server rejected rows; body moved to dead letters", "kind", kind, "rows", b.rows, "dir", dir, "err", err)
+}
+
+// ---- retention on servers without TTL -------------------------------------
+
+var partitionLiteral = regexp.MustCompile(`^'\d{4}-\d{2}-\d{2}'$`)
+
+func (s *Sink) retention() {
+	defer s.bgWG.Done()
+	t := time.NewTicker(s.cfg.RetentionEvery)
+	defer t.Stop()
+	for {
+		s.dropOldPartitions(s.hard)
+		select {
+		case <-t.C:
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// dropOldPartitions drops the daily partitions older than RetentionDays.
+func (s *Sink) dropOldPartitions(ctx context.Context) {
+	db, table := s.cl.ep.database, s.cfg.Table
+	q := fmt.Sprintf("SELECT DISTINCT partition FROM system.parts WHERE database = '%s' AND table = '%s' AND active AND max_date < today() - %d FORMAT TabSeparated",
+		db, table, s.cfg.RetentionDays)
+	out, err := s.cl.query(ctx, q)
+	if err != nil {
+		s.logOnce("retention", "sink: list old partitions", "err", err)
+		return
+	}
+	for _, p := range strings.Fields(out) {
+		p = strings.ReplaceAll(p, `\'`, `'`)
+		if !partitionLiteral.MatchString(p) {
+			continue
+		}
+		if _, err := s.cl.query(ctx, fmt.Sprintf("ALTER TABLE `%s`.`%s` DROP PARTITION %s", db, table, p)); err != nil {
+			s.logOnce("retention", "sink: drop old partition", "partition", p, "err", err)
+		}
+	}
+}
+
+// ---- shutdown ---------------------------------------------------------------
+
+// Close drains the sink: it waits for the workers to Close (until ctx ends),
+// encodes every batch, and inserts every body held in memory, retrying
+// until ctx ends; what is still not inserted then goes to the spool (or is
+// counted lost without one). Spooled bodies stay on disk for the next run.
+// Close returns an error when rows were lost.
+func (s *Sink) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		lost0 := s.rowsLost.Load()
+		close(s.closing)
+		stop := context.AfterFunc(ctx, s.hardEnd)
+		defer stop()
+		s.poke()
+		s.collectorWG.Wait()
+		s.flusherWG.Wait()
+		close(s.sendq)
+		s.senderWG.Wait()
+		s.hardEnd()
+		s.bgWG.Wait()
+		if lost := s.rowsLost.Load() - lost0; lost > 0 {
+			s.closeErr = fmt.Errorf("sink: %d rows lost while closing", lost)
+		}
+	})
+	return s.closeErr
+}

@@ -1,0 +1,415 @@
+package sink
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sipcap/appliance/decode"
+	"github.com/sipcap/appliance/sink/chtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	chtest.CloseShared()
+	os.Exit(code)
+}
+
+var nonIdent = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// tableFor returns a table name unique to the test.
+func tableFor(t testing.TB) string {
+	return strings.ToLower(nonIdent.ReplaceAllString(t.Name(), "_"))
+}
+
+func quietLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testConfig is a config for srv with small, fast settings, for a table
+// that does not exist yet. HandoffWait is long: the test machine is shared
+// and a test worker must not drop rows because the sink was descheduled.
+func testConfig(t testing.TB, srv *chtest.Server) *Config {
+	srv.Query(t, "CREATE DATABASE IF NOT EXISTS test")
+	srv.Query(t, "DROP TABLE IF EXISTS test."+tableFor(t))
+	return &Config{
+		HandoffWait: time.Second,
+		URL:        srv.URL() + "/test",
+		Table:      tableFor(t),
+		Node:       "node-1",
+		BatchRows:  1000,
+		BatchAge:   100 * time.Millisecond,
+		RetryMin:   20 * time.Millisecond,
+		RetryMax:   300 * time.Millisecond,
+		SpoolAfter: 500 * time.Millisecond,
+	}
+}
+
+func newSink(t testing.TB, cfg *Config) *Sink {
+	t.Helper()
+	// New's context is the sink's lifetime: cancelling it drains the sink.
+	s, err := New(context.Background(), cfg, &Options{Logger: quietLogger(t)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func closeSink(t testing.TB, s *Sink, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// uniqueRow is testRow with a Call-ID unique to (run, i).
+func uniqueRow(run string, i int, m *decode.Meta, s *decode.SIP, callid []byte) []byte {
+	testRow(i, m, s)
+	callid = append(callid[:0], run...)
+	callid = strconv.AppendInt(append(callid, '-'), int64(i), 10)
+	s.CallID = callid
+	return callid
+}
+
+// checkExactlyOnce asserts that table holds n rows with n distinct Call-IDs.
+func checkExactlyOnce(t testing.TB, srv *chtest.Server, table string, n int) {
+	t.Helper()
+	got := srv.Query(t, fmt.Sprintf("SELECT count(), uniqExact(callid) FROM test.%s", table))
+	if want := fmt.Sprintf("%d\t%d", n, n); got != want {
+		t.Fatalf("count, distinct callids = %q, want %q", got, want)
+	}
+}
+
+func TestServerRoundTrip(t *testing.T) {
+	srv := chtest.Shared(t)
+	cfg := testConfig(t, srv)
+	cfg.NodeFromHEP = true
+	s := newSink(t, cfg)
+	w := s.NewWorker()
+	var m decode.Meta
+	var sp decode.SIP
+	const n = 2500
+	for i := 0; i < n; i++ {
+		testRow(i, &m, &sp)
+		w.Append(&m, &sp)
+	}
+	w.Close()
+	closeSink(t, s, 30*time.Second)
+	if st := s.Stats(); st.RowsInserted != n || st.RowsLost != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+
+	l := s.Layout()
+	var sel []string
+	for _, tg := range l.targets {
+		switch tg.col.kind {
+		case kindStr, kindIP:
+			sel = append(sel, "hex(`"+tg.name+"`)")
+		case kindDate:
+			sel = append(sel, "toUInt32(`"+tg.name+"`)")
+		default:
+			sel = append(sel, "toString(`"+tg.name+"`)")
+		}
+	}
+	out := srv.Query(t, fmt.Sprintf("SELECT %s FROM test.%s ORDER BY micro_ts FORMAT TabSeparated", strings.Join(sel, ", "), cfg.Table))
+	lines := strings.Split(out, "\n")
+	if len(lines) != n {
+		t.Fatalf("%d rows back, want %d", len(lines), n)
+	}
+	big := 0
+	for i, line := range lines {
+		testRow(i, &m, &sp)
+		if len(sp.Msg) >= 64<<10 {
+			big++
+		}
+		node := cfg.Node
+		if len(m.Node) > 0 {
+			node = string(m.Node)
+		}
+		f := strings.Split(line, "\t")
+		for ci, tg := range l.targets {
+			w := want(tg.col, tg.ct, &m, &sp, node)
+			if tg.col.kind == kindStr || tg.col.kind == kindIP {
+				w = strings.ToUpper(hex.EncodeToString([]byte(w)))
+			}
+			if f[ci] != w {
+				t.Fatalf("row %d column %s = %q, want %q", i, tg.name, trunc(f[ci]), trunc(w))
+			}
+		}
+	}
+	if big == 0 {
+		t.Fatal("no 64 KiB message in the data set")
+	}
+}
+
+func TestNewRejectsMissingColumn(t *testing.T) {
+	srv := chtest.Shared(t)
+	table := tableFor(t)
+	cfg := testConfig(t, srv)
+	srv.Query(t, "CREATE TABLE test."+table+" (date DateTime, micro_ts UInt64, method String, source_ip String, destination_ip String, msg String) ENGINE = MergeTree ORDER BY micro_ts")
+	_, err := New(context.Background(), cfg, &Options{Logger: quietLogger(t)})
+	if !errors.Is(err, ErrMissingColumn) || !strings.Contains(err.Error(), "callid") {
+		t.Fatalf("New = %v, want a missing-column error naming callid", err)
+	}
+}
+
+func TestUserDDLTypes(t *testing.T) {
+	// A user's own table: other types, other order, extra and MATERIALIZED
+	// columns, optional columns left out.
+	srv := chtest.Shared(t)
+	table := tableFor(t)
+	cfg := testConfig(t, srv)
+	srv.Query(t, "CREATE TABLE test."+table+` (
+		id UInt64 DEFAULT 0, msg String, callid FixedString(24), date Date, micro_ts Int64,
+		method String, source_ip FixedString(16), destination_ip String, source_port UInt64,
+		family Int32, type String, vlan UInt16 MATERIALIZED 7, note String)
+		ENGINE = MergeTree ORDER BY (callid, micro_ts)`)
+	cfg.NoCreate = true
+	s := newSink(t, cfg)
+	if got := strings.Join(s.Layout().Columns(), ","); got != "date,micro_ts,method,callid,source_ip,source_port,destination_ip,family,type,msg" {
+		t.Fatalf("layout %s", got)
+	}
+	w := s.NewWorker()
+	var m decode.Meta
+	var sp decode.SIP
+	for i := 0; i < 10; i++ {
+		testRow(i, &m, &sp)
+		w.Append(&m, &sp)
+	}
+	w.Close()
+	closeSink(t, s, 30*time.Second)
+	testRow(5, &m, &sp)
+	got := srv.Query(t, fmt.Sprintf("SELECT toString(date), micro_ts, replaceAll(toString(callid), '\\0', ''), IPv6NumToString(source_ip), source_port, family, type, vlan FROM test.%s WHERE micro_ts = %d FORMAT TabSeparated", table, m.TS))
+	wantRow := fmt.Sprintf("%s\t%d\t%s\t%s\t%d\t%d\t2\t7", time.UnixMicro(m.TS).UTC().Format("2006-01-02"), m.TS, sp.CallID, "2001:db8::5", m.SrcPort, m.Family)
+	if got != wantRow {
+		t.Fatalf("row = %q, want %q", got, wantRow)
+	}
+}
+
+func TestSchemaMismatchDeadLetter(t *testing.T) {
+	srv := chtest.Shared(t)
+	cfg := testConfig(t, srv)
+	cfg.SpoolDir = t.TempDir()
+	s := newSink(t, cfg)
+	// The table changes under the running sink.
+	srv.Query(t, "ALTER TABLE test."+cfg.Table+" DROP COLUMN cseq")
+	w := s.NewWorker()
+	var m decode.Meta
+	var sp decode.SIP
+	for i := 0; i < 50; i++ {
+		testRow(i, &m, &sp)
+		w.Append(&m, &sp)
+	}
+	w.Close()
+	closeSink(t, s, 30*time.Second)
+	st := s.Stats()
+	if st.DeadLetters != 1 || st.DeadLetterRows != 50 || st.RowsInserted != 0 || st.InsertErrors[ClassData] != 1 {
+		t.Fatalf("stats %+v, want one dead letter of 50 rows", st)
+	}
+	dead := filepath.Join(cfg.SpoolDir, "dead-letter") // the default
+	errs, _ := filepath.Glob(filepath.Join(dead, "*.err"))
+	bodies, _ := filepath.Glob(filepath.Join(dead, "*.spool"))
+	if len(errs) != 1 || len(bodies) != 1 {
+		t.Fatalf("dead letters: %v %v", errs, bodies)
+	}
+	msg, _ := os.ReadFile(errs[0])
+	if !strings.Contains(string(msg), "cseq") || !strings.Contains(string(msg), "Code: ") {
+		t.Fatalf("dead-letter message does not name the column: %s", msg)
+	}
+	// The body is kept byte for byte: it decodes to the 50 rows.
+	p, _ := os.ReadFile(bodies[0])
+	s2, _ := openSpool(t.TempDir(), 1<<30)
+	b, err := decodeSpool(s2.dec, p)
+	if err != nil || b.rows != 50 || len(decodeBody(t, b.data)) != 1 {
+		t.Fatalf("dead-letter body: rows %v err %v", b, err)
+	}
+}
+
+func TestConcurrentFlushers(t *testing.T) {
+	srv := chtest.Shared(t)
+	cfg := testConfig(t, srv)
+	cfg.Flushers = 2
+	cfg.MaxAsyncQueries = 3
+	cfg.BatchRows = 500
+	s := newSink(t, cfg)
+	const workers, perWorker = 4, 5000
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		w := s.NewWorker()
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			defer w.Close()
+			var m decode.Meta
+			var sp decode.SIP
+			var id []byte
+			run := "w" + strconv.Itoa(k)
+			for i := 0; i < perWorker; i++ {
+				id = uniqueRow(run, i, &m, &sp, id)
+				w.Append(&m, &sp)
+				if i%100 == 99 { // about 50 000 rows/s per worker
+					time.Sleep(2 * time.Millisecond)
+					w.Tick(time.Now())
+				}
+			}
+		}(k)
+	}
+	wg.Wait()
+	closeSink(t, s, 60*time.Second)
+	st := s.Stats()
+	if st.RowsInserted != workers*perWorker {
+		t.Fatalf("stats %+v", st)
+	}
+	checkExactlyOnce(t, srv, cfg.Table, workers*perWorker)
+	// Merging: fewer inserts than batches.
+	if batches := uint64(workers * perWorker / cfg.BatchRows); st.InsertsOK >= batches {
+		t.Logf("inserts %d for %d batches (no merge happened)", st.InsertsOK, batches)
+	}
+}
+
+// produce appends n rows with unique Call-IDs over about d, from one worker.
+func produce(w *Worker, run string, n int, d time.Duration) {
+	var m decode.Meta
+	var sp decode.SIP
+	var id []byte
+	step := d / time.Duration(n/100+1)
+	for i := 0; i < n; i++ {
+		id = uniqueRow(run, i, &m, &sp, id)
+		w.Append(&m, &sp)
+		if i%100 == 99 {
+			time.Sleep(step)
+			w.Tick(time.Now())
+		}
+	}
+	w.Close()
+}
+
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestKillRestartExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own server")
+	}
+	srv := chtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.SpoolDir = t.TempDir()
+	cfg.InsertTimeout = 2 * time.Second
+	s := newSink(t, cfg)
+	w := s.NewWorker()
+	const n = 30000
+	done := make(chan struct{})
+	go func() { produce(w, "kill", n, 3*time.Second); close(done) }()
+	waitFor(t, 10*time.Second, "first inserts", func() bool { return s.Stats().RowsInserted > 0 })
+	srv.Kill()
+	time.Sleep(time.Second)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	closeSink(t, s, 60*time.Second)
+	st := s.Stats()
+	t.Logf("stats after kill: inserted %d, errors %v, retries %d, spooled %d, replayed %d", st.RowsInserted, st.InsertErrors, st.Retries, st.SpoolWrites, st.SpoolReplays)
+	if st.SpoolFiles != 0 || st.RowsLost != 0 {
+		t.Fatalf("spool files %d, lost %d; want all sent", st.SpoolFiles, st.RowsLost)
+	}
+	checkExactlyOnce(t, srv, cfg.Table, n)
+}
+
+func TestPauseSpoolDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own server")
+	}
+	srv := chtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.SpoolDir = t.TempDir()
+	cfg.InsertTimeout = 500 * time.Millisecond
+	cfg.QueueBytes = 1 << 20
+	s := newSink(t, cfg)
+	w := s.NewWorker()
+	srv.Stop()
+	const n = 20000
+	produce(w, "pause", n, 2*time.Second)
+	waitFor(t, 20*time.Second, "spooled bodies", func() bool { return s.Stats().SpoolFiles > 0 })
+	grown := s.Stats()
+	srv.Cont()
+	waitFor(t, 60*time.Second, "the spool to drain", func() bool {
+		st := s.Stats()
+		return st.SpoolFiles == 0 && st.QueueBodies == 0 && st.QueueBatches == 0
+	})
+	closeSink(t, s, 30*time.Second)
+	st := s.Stats()
+	t.Logf("spool grew to %d files / %d bytes; replayed %d; inserted %d rows", grown.SpoolFiles, grown.SpoolBytes, st.SpoolReplays, st.RowsInserted)
+	if st.SpoolReplays == 0 || st.RowsLost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A paused server may still run an insert it read before the client
+	// gave up; 18.16 has no insert_deduplication_token, so count distinct.
+	got := srv.Query(t, "SELECT uniqExact(callid), count() FROM test."+cfg.Table)
+	f := strings.Fields(got)
+	if f[0] != strconv.Itoa(n) {
+		t.Fatalf("distinct callids %s, want %d", f[0], n)
+	}
+	if f[1] != f[0] {
+		t.Logf("duplicates after an ambiguous timeout: %s rows for %s callids (server without dedup token)", f[1], f[0])
+	}
+}
+
+func TestSpoolReplayAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own server")
+	}
+	srv := chtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.SpoolDir = t.TempDir()
+	cfg.InsertTimeout = time.Second
+	s := newSink(t, cfg)
+	srv.Kill() // nothing can be inserted now
+	w := s.NewWorker()
+	const n = 5000
+	produce(w, "replay", n, 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	err := s.Close(ctx) // the appliance stops while ClickHouse is down
+	cancel()
+	if err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	st := s.Stats()
+	if st.SpoolFiles == 0 || st.RowsInserted != 0 {
+		t.Fatalf("after close: %+v, want a non-empty spool", st)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newSink(t, cfg) // the next run replays the spool
+	waitFor(t, 30*time.Second, "replay", func() bool { return s2.Stats().SpoolFiles == 0 })
+	closeSink(t, s2, 30*time.Second)
+	if st2 := s2.Stats(); st2.SpoolReplays != uint64(st.SpoolFiles) {
+		t.Fatalf("replayed %d of %d files", st2.SpoolReplays, st.SpoolFiles)
+	}
+	checkExactlyOnce(t, srv, cfg.Table, n)
+}
