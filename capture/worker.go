@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,8 +104,17 @@ type Worker struct {
 	sip  decode.SIP
 	meta decode.Meta
 
+	blocks uint64
+	snapMu sync.Mutex
+	snap   decode.Stats // the path's counters as last published
+
 	C Counters
 }
+
+// publishEvery is how many blocks pass between snapshots of the path's
+// counters; with the default 10 ms block timeout an idle worker publishes
+// at least every 0.64 s.
+const publishEvery = 64
 
 // NewWorker returns a worker writing to out under ctl.
 func NewWorker(cfg WorkerConfig, ctl *Control, out Output) (*Worker, error) {
@@ -133,6 +143,10 @@ func (w *Worker) Dedup() *Dedup { return w.dedup }
 // BeginBlock reads the shared control state. Call it before each block of
 // frames (a ring block, a batch of datagrams).
 func (w *Worker) BeginBlock() {
+	w.blocks++
+	if w.blocks%publishEvery == 0 {
+		w.Publish()
+	}
 	w.on = w.ctl.CaptureOn()
 	if g := w.ctl.gen.Load(); w.filter == nil || g != w.filterGen {
 		w.filter = w.ctl.Filter().Clone()
@@ -210,9 +224,28 @@ func (w *Worker) SIP(m *decode.Meta, s *decode.SIP, err error) {
 	w.out.Append(m, s)
 }
 
+// Publish copies the path's counters for readers on other goroutines
+// (metrics). The worker's own goroutine calls it.
+func (w *Worker) Publish() {
+	w.snapMu.Lock()
+	w.snap = *w.path.StatsRef()
+	w.snapMu.Unlock()
+}
+
+// Snapshot returns the path's counters as last published. Safe from any
+// goroutine.
+func (w *Worker) Snapshot() decode.Stats {
+	w.snapMu.Lock()
+	defer w.snapMu.Unlock()
+	return w.snap
+}
+
 // Expire sweeps reassembly state older than its timeouts at now (capture
 // time in microseconds); call it when a source is idle.
-func (w *Worker) Expire(now time.Time) { w.path.Expire(now.UnixMicro()) }
+func (w *Worker) Expire(now time.Time) {
+	w.path.Expire(now.UnixMicro())
+	w.Publish()
+}
 
 // Methods counted by name; others count as "other".
 var methodNames = [...]string{"other", "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS",
