@@ -18,9 +18,9 @@ type Collector struct {
 	names   []string // the source of each worker: "ring0", "hep-udp1", "file"
 
 	requests, replies, stored, filtered, deduped, off, malformed *prometheus.Desc
-	decodeErrors, fragments, reassembled, defragDrop     *prometheus.Desc
-	tcpGaps, tcpResyncs, nonSIP, hep, hepOther           *prometheus.Desc
-	frames, encap                                        *prometheus.Desc
+	decodeErrors, fragments, reassembled, defragDrop             *prometheus.Desc
+	tcpGaps, tcpResyncs, nonSIP, hep, hepOther                   *prometheus.Desc
+	frames, encap                                                *prometheus.Desc
 }
 
 // NewCollector returns an empty Collector; Add registers workers.
