@@ -14,10 +14,6 @@ func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return errors.New("schema: not wired yet")
 }
 
-func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("ctl: not wired yet")
-}
-
 func runTune(args []string, stdout, stderr io.Writer) error {
 	return errors.New("tune: not wired yet")
 }
