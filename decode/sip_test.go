@@ -634,7 +634,7 @@ func TestSIPCaptures(t *testing.T) {
 				if n, err := SIPMessageLen(d.payload); err != nil || (s.ContentLength >= 0 && n != len(s.Msg)) {
 					t.Errorf("frame %d: SIPMessageLen = %d, %v; Msg is %d bytes", d.frame, n, err, len(s.Msg))
 				}
-				if len(s.CallID) == 0 || s.CSeqNum == 0 && len(s.CSeqMethod) == 0 ||
+				if len(s.CallID) == 0 || len(s.CSeq) == 0 || len(s.CSeqMethod) == 0 ||
 					len(s.FromUser)+len(s.FromDomain) == 0 || len(s.ToUser)+len(s.ToDomain) == 0 ||
 					len(s.FromTag) == 0 || len(s.Via1Branch) == 0 {
 					t.Errorf("frame %d: missing field\n%s", d.frame, sipDump(&s))
