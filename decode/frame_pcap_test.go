@@ -177,12 +177,6 @@ func TestPathSharedCaptures(t *testing.T) {
 				t.Fatalf("%s is not in SOURCES.md", name)
 			}
 			got := h.counts
-			if name == "sip-websocket-and-udp-ipv4.pcap" {
-				// SIP over WebSocket is not decoded: only the SIP/UDP leg is
-				// compared, and the TCP payloads are counted as non-SIP.
-				t.Logf("websocket capture: got %v (SOURCES.md, UDP + WebSocket: %v)", fmtCounts(got), fmtCounts(exp))
-				return
-			}
 			if fmtCounts(got) != fmtCounts(exp) {
 				t.Errorf("SIP messages:\n got  %s\n want %s\n stats %+v", fmtCounts(got), fmtCounts(exp), statsLine(&st))
 			}

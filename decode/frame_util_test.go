@@ -1,6 +1,10 @@
 package decode
 
-import "unsafe"
+import (
+	"os"
+	"path/filepath"
+	"unsafe"
+)
 
 // owns reports whether b lies inside frame or inside one of p's reassembly
 // or inflate buffers. Used by tests and fuzzing to check aliasing.
@@ -20,7 +24,7 @@ func (p *Path) owns(frame, b []byte) bool {
 	}
 	for i := range p.tcp.flows {
 		f := &p.tcp.flows[i]
-		if within(f.buf[:cap(f.buf)], b) || within(f.ooo[:cap(f.ooo)], b) {
+		if within(f.buf[:cap(f.buf)], b) || within(f.ooo[:cap(f.ooo)], b) || within(f.msg[:cap(f.msg)], b) {
 			return true
 		}
 	}
@@ -35,4 +39,17 @@ func within(outer, b []byte) bool {
 	o0 := uintptr(unsafe.Pointer(unsafe.SliceData(outer)))
 	b0 := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	return b0 >= o0 && b0+uintptr(len(b)) <= o0+uintptr(len(outer))
+}
+
+// sharedPcapDirOptional returns the shared capture folder, or "" when absent.
+func sharedPcapDirOptional() string {
+	dir := os.Getenv("APPLIANCE_SHARED")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared")
+	}
+	dir = filepath.Join(dir, "testdata", "pcap")
+	if _, err := os.Stat(filepath.Join(dir, "SOURCES.md")); err != nil {
+		return ""
+	}
+	return dir
 }

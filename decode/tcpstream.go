@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -67,6 +68,9 @@ type TCPStats struct {
 	TooLarge     uint64 // partial messages dropped at MaxFlowBytes or MaxBytes
 	BadLength    uint64 // messages with an unusable Content-Length (skipped)
 	NonSIP       uint64 // segments on SIP ports with no SIP start line
+	WebSocket    uint64 // SIP-over-WebSocket streams recognised
+	WSMessages   uint64 // SIP messages taken out of WebSocket frames
+	WSErrors     uint64 // malformed WebSocket frames (the stream waits for the next frame start)
 	FlowsOpened  uint64
 	FlowsClosed  uint64 // FIN or RST
 	FlowsExpired uint64 // idle timeout
@@ -103,6 +107,11 @@ type tcpFlow struct {
 	buf     []byte // in-order bytes not yet framed; kept for reuse
 	ooo     []byte // bytes held ahead of a hole, starting at oooSeq
 	oooSeq  uint32
+	// ws marks a SIP-over-WebSocket stream: buf holds raw frames and msg the
+	// unmasked message being assembled from them.
+	ws     bool
+	wsLost bool // after a gap: wait for a segment that starts with a frame
+	msg    []byte
 	// oooSince is when the first out-of-order bytes were held.
 	oooSince int64
 }
@@ -127,6 +136,7 @@ type TCPStreams struct {
 	oooCap   int
 	idle     int64
 	held     int
+	ws       WebSocket
 	stats    TCPStats
 }
 
@@ -190,7 +200,8 @@ func (t *TCPStreams) open(k *flowKey, now int64) *tcpFlow {
 	t.index[i] = slot + 1
 	f := &t.flows[slot]
 	f.key, f.used, f.last = *k, true, now
-	f.buf, f.ooo = f.buf[:0], f.ooo[:0]
+	f.buf, f.ooo, f.msg = f.buf[:0], f.ooo[:0], f.msg[:0]
+	f.ws, f.wsLost = false, false
 	t.stats.FlowsOpened++
 	t.stats.Flows++
 	return f
@@ -198,9 +209,9 @@ func (t *TCPStreams) open(k *flowKey, now int64) *tcpFlow {
 
 // close forgets f, keeping its buffers for the next flow in its slot.
 func (t *TCPStreams) close(f *tcpFlow) {
-	t.held -= len(f.buf) + len(f.ooo)
+	t.held -= len(f.buf) + len(f.ooo) + len(f.msg)
 	t.stats.HeldBytes = t.held
-	f.buf, f.ooo, f.used = f.buf[:0], f.ooo[:0], false
+	f.buf, f.ooo, f.msg, f.used = f.buf[:0], f.ooo[:0], f.msg[:0], false
 	slot := f.slot
 	// Find the index entry, then delete it with backward shifting so that
 	// probe sequences stay unbroken without tombstones.
@@ -269,7 +280,7 @@ func (t *TCPStreams) segment(k *flowKey, seg *TCP, now int64, sipPort bool, out 
 			t.stats.Gaps++
 			t.dropPending(f)
 			f.nextSeq = seq
-			t.stream(f, data, true, sipPort, out)
+			t.feed(f, data, true, sipPort, out)
 			t.finish(f, seg)
 			return
 		}
@@ -296,7 +307,7 @@ func (t *TCPStreams) segment(k *flowKey, seg *TCP, now int64, sipPort bool, out 
 		}
 		data = data[-rel:]
 	}
-	t.stream(f, data, false, sipPort, out)
+	t.feed(f, data, false, sipPort, out)
 	t.drainHeld(f, sipPort, out)
 	t.finish(f, seg)
 }
@@ -322,7 +333,7 @@ func (t *TCPStreams) drainHeld(f *tcpFlow, sipPort bool, out sipSink) {
 	}
 	// stream copies what it keeps into f.buf, so reading held (f.ooo's
 	// backing array) while f.ooo is empty is safe: nothing appends to f.ooo.
-	t.stream(f, held[-d:], false, sipPort, out)
+	t.feed(f, held[-d:], false, sipPort, out)
 }
 
 // skipHole declares the hole before the held bytes a gap: the partial
@@ -336,7 +347,7 @@ func (t *TCPStreams) skipHole(f *tcpFlow, sipPort bool, out sipSink) {
 	t.held -= len(held)
 	f.ooo = f.ooo[:0]
 	f.nextSeq = f.oooSeq
-	t.stream(f, held, true, sipPort, out)
+	t.feed(f, held, true, sipPort, out)
 }
 
 func (t *TCPStreams) finish(f *tcpFlow, seg *TCP) {
@@ -376,8 +387,8 @@ func (t *TCPStreams) holdOutOfOrder(f *tcpFlow, seq uint32, data []byte, now int
 }
 
 func (t *TCPStreams) dropPending(f *tcpFlow) {
-	t.held -= len(f.buf) + len(f.ooo)
-	f.buf, f.ooo = f.buf[:0], f.ooo[:0]
+	t.held -= len(f.buf) + len(f.ooo) + len(f.msg)
+	f.buf, f.ooo, f.msg = f.buf[:0], f.ooo[:0], f.msg[:0]
 }
 
 // untracked handles data of a direction with no flow. A flow is opened at
@@ -385,6 +396,19 @@ func (t *TCPStreams) dropPending(f *tcpFlow) {
 // recognised later; when the table is full, whole messages are still framed
 // straight from the segment.
 func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, sipPort bool, out sipSink) {
+	if ws, hdr := wsOpening(data); ws {
+		// SIP over WebSocket (RFC 7118): an HTTP upgrade, or a frame whose
+		// text starts with a SIP start line.
+		f := t.open(k, now)
+		if f == nil {
+			return
+		}
+		f.ws, f.base, f.nextSeq = true, seq, seq+uint32(hdr)
+		t.stats.WebSocket++
+		t.feed(f, data[hdr:], false, sipPort, out)
+		t.stats.HeldBytes = t.held
+		return
+	}
 	start := sipStart(data)
 	if start < 0 {
 		if sipPort {
@@ -403,6 +427,15 @@ func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, s
 		return
 	}
 	t.frame(data[start:], out)
+}
+
+// feed passes in-order data to the SIP or the WebSocket framer.
+func (t *TCPStreams) feed(f *tcpFlow, data []byte, resync bool, sipPort bool, out sipSink) {
+	if f.ws {
+		t.wsStream(f, data, resync, out)
+		return
+	}
+	t.stream(f, data, resync, sipPort, out)
 }
 
 // stream appends in-order data to f and frames every complete message.
@@ -530,4 +563,105 @@ func sipStart(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// wsOpening reports whether data opens a SIP-over-WebSocket stream: an HTTP
+// request or 101 response carrying "Upgrade: websocket" (hdr is then the
+// length of the HTTP header block), or a text/binary frame whose payload
+// starts with a SIP start line (hdr 0).
+func wsOpening(data []byte) (ws bool, hdr int) {
+	if PeekWSText(data) {
+		return true, 0
+	}
+	if !bytes.HasPrefix(data, []byte("GET ")) && !bytes.HasPrefix(data, []byte("HTTP/1.1 101")) {
+		return false, 0
+	}
+	end := bytes.Index(data, []byte("\r\n\r\n"))
+	if end < 0 {
+		return false, 0
+	}
+	h := data[:end]
+	for i := 0; i+9 <= len(h); i++ {
+		if (h[i]|0x20) == 'w' && equalFoldLower(h[i:i+9], "websocket") {
+			return true, end + 4
+		}
+	}
+	return false, 0
+}
+
+// wsStream takes WebSocket frames out of in-order data, unmasks text and
+// binary payloads into f.msg and hands each complete message on as one SIP
+// message (RFC 7118: one SIP message per WebSocket message).
+func (t *TCPStreams) wsStream(f *tcpFlow, data []byte, resync bool, out sipSink) {
+	f.nextSeq += uint32(len(data))
+	if resync {
+		t.held -= len(f.buf) + len(f.msg)
+		f.buf, f.msg = f.buf[:0], f.msg[:0]
+		f.wsLost = true
+	}
+	if f.wsLost {
+		if !PeekWSText(data) {
+			t.stats.SkippedBytes += uint64(len(data))
+			return
+		}
+		f.wsLost = false
+		t.stats.Resyncs++
+	}
+	work, fromBuf := data, false
+	if len(f.buf) > 0 {
+		t.keep(f, data)
+		work, fromBuf = f.buf, true
+		if len(f.buf) == 0 { // dropped at a cap
+			f.wsLost = true
+			return
+		}
+	}
+	n := 0
+	for n < len(work) {
+		err := t.ws.DecodeFrom(work[n:])
+		if err == ErrWSTruncated {
+			break
+		}
+		if err != nil {
+			t.stats.WSErrors++
+			t.held -= len(f.msg)
+			f.msg = f.msg[:0]
+			f.wsLost = true
+			n = len(work)
+			break
+		}
+		n += t.ws.Len
+		switch t.ws.Opcode {
+		case WSText, WSBinary, WSContinuation:
+			if len(f.msg)+len(t.ws.Payload) > t.flowCap || t.held+len(t.ws.Payload) > t.maxBytes {
+				t.stats.TooLarge++
+				t.held -= len(f.msg)
+				f.msg = f.msg[:0]
+				continue
+			}
+			f.msg = t.ws.AppendPayload(f.msg)
+			t.held += len(t.ws.Payload)
+			if t.ws.Fin {
+				m := f.msg
+				t.held -= len(m)
+				f.msg = f.msg[:0]
+				if LooksLikeSIP(m) {
+					t.stats.Messages++
+					t.stats.WSMessages++
+					out.emitSIP(m)
+				} else {
+					t.stats.NonSIP++
+				}
+			}
+		}
+	}
+	if fromBuf {
+		rem := copy(f.buf, f.buf[n:])
+		t.held -= n
+		f.buf = f.buf[:rem]
+		return
+	}
+	if n < len(work) {
+		t.keep(f, work[n:])
+	}
 }

@@ -160,3 +160,70 @@ func TestTCPFlowTable(t *testing.T) {
 		t.Errorf("flows %d", ts.stats.Flows)
 	}
 }
+
+// wsTestFrame builds a WebSocket frame; a non-nil key masks it.
+func wsTestFrame(op byte, fin bool, key []byte, payload []byte) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	var h []byte
+	n := len(payload)
+	var mask byte
+	if key != nil {
+		mask = 0x80
+	}
+	switch {
+	case n < 126:
+		h = []byte{b0, mask | byte(n)}
+	default:
+		h = []byte{b0, mask | 126, byte(n >> 8), byte(n)}
+	}
+	if key != nil {
+		h = append(h, key...)
+		p := append([]byte(nil), payload...)
+		for i := range p {
+			p[i] ^= key[i&3]
+		}
+		return append(h, p...)
+	}
+	return append(h, payload...)
+}
+
+func TestTCPWebSocket(t *testing.T) {
+	inv := loadFixture(t, "invite.sip")
+	ok := loadFixture(t, "ok.sip")
+	key := []byte{1, 2, 3, 4}
+	upgrade := []byte("GET / HTTP/1.1\r\nHost: ws.example.net\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n")
+	var stream []byte
+	stream = append(stream, upgrade...)
+	stream = append(stream, wsTestFrame(WSText, true, key, inv)...)
+	stream = append(stream, wsTestFrame(WSPing, true, key, []byte("hi"))...)
+	stream = append(stream, wsTestFrame(WSText, false, key, ok[:100])...) // fragmented message
+	stream = append(stream, wsTestFrame(WSContinuation, true, key, ok[100:])...)
+	// Segments cut at awkward places: inside the upgrade's tail, a frame header, a payload.
+	cuts := []int{0, len(upgrade), len(upgrade) + 1, len(upgrade) + 500, len(upgrade) + len(inv) + 9, len(stream)}
+	var segs []seg
+	for i := 0; i+1 < len(cuts); i++ {
+		segs = append(segs, seg{cuts[i], stream[cuts[i]:cuts[i+1]], 0, false})
+	}
+	r, st := tcpRun(t, nil, 8080, segs)
+	if len(r.msgs) != 2 || !bytes.Equal(r.msgs[0], inv) || !bytes.Equal(r.msgs[1], ok) {
+		t.Fatalf("%d messages; stats %+v", len(r.msgs), st.TCP)
+	}
+	if st.TCP.WebSocket != 1 || st.TCP.WSMessages != 2 || st.TCP.HeldBytes != 0 {
+		t.Errorf("stats %+v", st.TCP)
+	}
+	// Mid-stream: an unmasked server frame with no upgrade seen.
+	r, st = tcpRun(t, nil, 8080, []seg{{0, append(wsTestFrame(WSText, true, nil, ok), wsTestFrame(WSText, true, nil, inv)...), 0, false}})
+	if len(r.msgs) != 2 || st.TCP.WSMessages != 2 {
+		t.Errorf("mid-stream: %d messages; stats %+v", len(r.msgs), st.TCP)
+	}
+	// A malformed frame: the stream waits for the next segment starting with a frame.
+	bad := append([]byte{0xf1, 0x05}, "junk!"...)
+	r, st = tcpRun(t, nil, 8080, []seg{{0, wsTestFrame(WSText, true, key, ok), 0, false}, {len(ok) + 6, bad, 0, false},
+		{len(ok) + 13, wsTestFrame(WSText, true, key, inv), 0, false}})
+	if len(r.msgs) != 2 || st.TCP.WSErrors != 1 {
+		t.Errorf("malformed: %d messages; stats %+v", len(r.msgs), st.TCP)
+	}
+}
