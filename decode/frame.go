@@ -584,12 +584,23 @@ func looksLikeHEP3(b []byte) bool {
 	return len(b) >= 4 && (b[0] == 'H' || b[0] == 'E') && b[1] == 'E' && b[2] == 'P' && b[3] == '3'
 }
 
-// datagram handles one UDP payload or SCTP user message.
+// datagram handles one UDP payload or SCTP user message. The SIP decoder
+// itself decides whether the payload is SIP (ErrNotSIP), so the start line
+// is parsed once.
 func (p *Path) datagram(b []byte, sipPort bool) {
-	if LooksLikeSIP(b) {
-		p.emitSIP(b)
+	if len(b) == 0 || !tokenTable[b[0]] { // cheap reject: RTP, DTLS, keepalives
+		p.notSIP(sipPort)
 		return
 	}
+	err := p.sip.DecodeFrom(b)
+	if err == ErrNotSIP {
+		p.notSIP(sipPort)
+		return
+	}
+	p.handOn(err)
+}
+
+func (p *Path) notSIP(sipPort bool) {
 	if sipPort {
 		p.stats.NonSIP++
 	} else {
@@ -686,16 +697,22 @@ func (p *Path) sctpIn(b []byte) error {
 	return nil
 }
 
-// emitSIP decodes one SIP message and hands it to the Handler. It is also
-// the sink of the TCP stream reassembler.
+// emitSIP decodes one SIP message and hands it to the Handler. It is the
+// sink of the TCP stream reassembler and of HEP.
 func (p *Path) emitSIP(msg []byte) {
 	err := p.sip.DecodeFrom(msg)
+	if err == ErrNotSIP {
+		p.stats.SIPErrors[sipErrorIndex(err)]++
+		p.stats.NonSIP++
+		return
+	}
+	p.handOn(err)
+}
+
+// handOn counts the message just decoded into p.sip and calls the Handler.
+func (p *Path) handOn(err error) {
 	if err != nil {
 		p.stats.SIPErrors[sipErrorIndex(err)]++
-		if err == ErrNotSIP {
-			p.stats.NonSIP++
-			return
-		}
 	}
 	p.stats.SIPMessages++
 	e := &p.meta.Encap
