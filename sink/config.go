@@ -188,6 +188,7 @@ func (c *Config) Validate() error {
 // database, and the credentials.
 type endpoint struct {
 	base     string
+	host     string
 	database string
 	user     string
 	password string
@@ -219,6 +220,7 @@ func (c *Config) endpoint() (endpoint, error) {
 		e.hasAuth = true
 	}
 	e.base = u.Scheme + "://" + u.Host + "/"
+	e.host = u.Host
 	return e, nil
 }
 

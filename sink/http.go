@@ -110,6 +110,29 @@ func parseCode(body string) int {
 	return n
 }
 
+// codeSameQueryRunning is QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING: an earlier
+// attempt of the same body is still being executed.
+const codeSameQueryRunning = 216
+
+// ambiguous reports whether a failed insert may still have been (or be
+// being) committed by the server: a timeout, a connection lost after the
+// request was written, or the same query still running. A refused
+// connection or an error response is not ambiguous.
+func ambiguous(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se *ServerError
+	if errors.As(err, &se) {
+		return se.Code == codeSameQueryRunning
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return false
+	}
+	return true
+}
+
 // classify maps an insert's outcome to its class.
 func classify(err error) ErrClass {
 	if err == nil {
@@ -178,7 +201,11 @@ func (c *client) do(ctx context.Context, params url.Values, body []byte) (string
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return "", err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL holds the whole query: too long for logs
+		}
+		return "", fmt.Errorf("post %s: %w", c.ep.host, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -204,9 +231,15 @@ func (c *client) query(ctx context.Context, sql string, settings ...string) (str
 	return c.do(ctx, p, nil)
 }
 
-// insert sends one compressed Native body.
-func (c *client) insert(ctx context.Context, query, token string, body []byte, dedup bool, settings ...string) error {
+// insert sends one compressed Native body. With dedup the server drops a
+// repeated body by token; without, the query carries queryID so that an
+// ambiguous failure can be resolved from system.query_log.
+func (c *client) insert(ctx context.Context, query, token, queryID string, body []byte, dedup bool, settings ...string) error {
 	p := url.Values{"query": {query}, "decompress": {"1"}}
+	if !dedup && queryID != "" {
+		p.Set("query_id", queryID)
+		p.Set("log_queries", "1")
+	}
 	for i := 0; i+1 < len(settings); i += 2 {
 		p.Set(settings[i], settings[i+1])
 	}

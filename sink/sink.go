@@ -24,10 +24,14 @@ import (
 // Stats are the sink's counters since New. Counters only grow; gauges
 // (Queue*, Spool*) are current values.
 type Stats struct {
-	RowsInserted   uint64
-	InsertsOK      uint64
-	InsertErrors   [numClasses]uint64 // by ErrClass
-	Retries        uint64
+	RowsInserted uint64
+	InsertsOK    uint64
+	InsertErrors [numClasses]uint64 // by ErrClass
+	Retries      uint64
+	// Resolved counts bodies found committed after an ambiguous failure
+	// (through system.query_log on servers without deduplication tokens),
+	// which were therefore not sent again.
+	Resolved       uint64
 	SpoolWrites    uint64 // bodies written to the spool
 	SpoolReplays   uint64 // spooled bodies inserted
 	SpoolFiles     int
@@ -65,6 +69,7 @@ type Sink struct {
 	mu      sync.Mutex
 	workers []*Worker
 	logged  map[string]bool
+	unseen  map[string]time.Time // token → first probe that found no trace
 
 	notify  chan struct{}
 	groups  chan []*SIPBatch
@@ -81,7 +86,7 @@ type Sink struct {
 	closeErr                               error
 
 	rowsInserted, insertsOK, retries, spoolWrites, spoolReplays atomic.Uint64
-	deadLetters, deadRows, rowsLost                             atomic.Uint64
+	deadLetters, deadRows, rowsLost, resolved                   atomic.Uint64
 	errs                                                        [numClasses]atomic.Uint64
 	queueBytes, queueBodies, latency                            atomic.Int64
 	pendingBatches                                              atomic.Int64
@@ -104,7 +109,7 @@ func New(ctx context.Context, cfg *Config, opt *Options) (*Sink, error) {
 		return nil, err
 	}
 	c := cfg.withDefaults()
-	s := &Sink{cfg: c, log: slog.Default(), logged: map[string]bool{}}
+	s := &Sink{cfg: c, log: slog.Default(), logged: map[string]bool{}, unseen: map[string]time.Time{}}
 	if opt != nil && opt.Logger != nil {
 		s.log = opt.Logger
 	}
@@ -248,6 +253,7 @@ func (s *Sink) Stats() Stats {
 		RowsInserted:   s.rowsInserted.Load(),
 		InsertsOK:      s.insertsOK.Load(),
 		Retries:        s.retries.Load(),
+		Resolved:       s.resolved.Load(),
 		SpoolWrites:    s.spoolWrites.Load(),
 		SpoolReplays:   s.spoolReplays.Load(),
 		DeadLetters:    s.deadLetters.Load(),
@@ -614,11 +620,89 @@ func (s *Sink) isClosing() bool {
 	}
 }
 
+// errStillRunning reports that an earlier attempt of a body is still
+// running on the server; the body is not sent again yet.
+var errStillRunning = errors.New("sink: earlier attempt still running")
+
+// resolve decides, on a server without deduplication tokens, whether an
+// ambiguous body was committed: still running (wait), finished (done), or
+// not (send again). It returns committed=true when the body is in.
+func (s *Sink) resolve(b *body) (committed bool, err error) {
+	qid := queryID(b.token)
+	out, err := s.cl.query(s.hard, "SELECT count() FROM system.processes WHERE query_id = '"+qid+"'")
+	if err != nil {
+		return false, err
+	}
+	if strings.TrimSpace(out) != "0" {
+		return false, errStillRunning
+	}
+	s.cl.query(s.hard, "SYSTEM FLUSH LOGS")
+	// type 2 is QueryFinish (a UInt8 on old servers, an Enum8 on new ones).
+	out, err = s.cl.query(s.hard, "SELECT count() FROM system.query_log WHERE query_id = '"+qid+"' AND event_date >= yesterday() AND toUInt8(type) = 2")
+	if err != nil {
+		var se *ServerError
+		if errors.As(err, &se) && se.Code == 60 { // no query_log table: nothing was logged
+			return false, nil
+		}
+		return false, err
+	}
+	if strings.TrimSpace(out) != "0" {
+		return true, nil
+	}
+	// Not running and not logged. A server that was paused or overloaded
+	// may not have accepted the earlier attempt's connection yet: only a
+	// second look, a while later, clears the body for sending again.
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since, seen := s.unseen[b.token]
+	if !seen {
+		if len(s.unseen) > 10_000 {
+			clear(s.unseen) // bounded; the worst case is one more wait
+		}
+		s.unseen[b.token] = now
+		return false, errStillRunning
+	}
+	if now.Sub(since) < resolveGap {
+		return false, errStillRunning
+	}
+	delete(s.unseen, b.token)
+	return false, nil
+}
+
+// resolveGap is how long a body must stay unseen by the server (neither
+// running nor logged) before it is sent again after an ambiguous failure.
+const resolveGap = 2 * time.Second
+
+// queryID is the query_id of every attempt of the body with token t.
+func queryID(t string) string { return "sipcap-" + t }
+
 // attempt sends b once, recording the outcome; it returns the class.
 func (s *Sink) attempt(b *body) (ErrClass, error) {
 	t0 := time.Now()
-	err := s.cl.insert(s.hard, b.query, b.token, b.data, s.dedup, s.extra...)
+	if b.ambiguous && !s.dedup {
+		committed, err := s.resolve(b)
+		switch {
+		case err != nil:
+			c := classify(err)
+			if errors.Is(err, errStillRunning) || c == ClassData {
+				c = ClassServer
+			}
+			s.errs[c].Add(1)
+			return c, err
+		case committed:
+			s.insertsOK.Add(1)
+			s.rowsInserted.Add(uint64(b.rows))
+			s.resolved.Add(1)
+			return ClassNone, nil
+		}
+		b.ambiguous = false
+	}
+	err := s.cl.insert(s.hard, b.query, b.token, queryID(b.token), b.data, s.dedup, s.extra...)
 	c := classify(err)
+	if c != ClassNone && ambiguous(err) {
+		b.ambiguous = true
+	}
 	if c == ClassNone {
 		s.latency.Add(int64(time.Since(t0)))
 		s.insertsOK.Add(1)

@@ -35,6 +35,10 @@ type body struct {
 	token string // insert_deduplication_token, derived from data
 	rows  int
 	data  []byte
+	// ambiguous is set after a failure that may have committed the body;
+	// on servers without deduplication tokens it is resolved from
+	// system.query_log before the body is sent again.
+	ambiguous bool
 	// file is the spool file the body was read from, "" for memory.
 	file string
 }
@@ -110,6 +114,11 @@ func encodeSpool(dst []byte, enc *zstd.Encoder, b *body) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b.token)))
 	dst = append(dst, b.token...)
 	dst = binary.AppendUvarint(dst, uint64(b.rows))
+	var flags uint64
+	if b.ambiguous {
+		flags |= 1
+	}
+	dst = binary.AppendUvarint(dst, flags)
 	return enc.EncodeAll(b.data, dst)
 }
 
@@ -141,6 +150,12 @@ func decodeSpool(dec *zstd.Decoder, p []byte) (*body, error) {
 		return nil, errSpoolCorrupt
 	}
 	b.rows = int(rows)
+	p = p[k:]
+	flags, k := binary.Uvarint(p)
+	if k <= 0 {
+		return nil, errSpoolCorrupt
+	}
+	b.ambiguous = flags&1 != 0
 	data, err := dec.DecodeAll(p[k:], nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSpoolCorrupt, err)
