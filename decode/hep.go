@@ -320,9 +320,13 @@ const (
 	hepMagicEEP3 = 0x45455033 // "EEP3"
 )
 
-// hepMagicPrefix reports whether the short b is a prefix of "HEP3" or "EEP3".
+// hepMagicPrefix reports whether b (up to its first 4 bytes) is a prefix of
+// "HEP3" or "EEP3".
 func hepMagicPrefix(b []byte) bool {
 	const h, e = "HEP3", "EEP3"
+	if len(b) > 4 {
+		b = b[:4]
+	}
 	for i := range b {
 		if b[i] != h[i] && b[i] != e[i] {
 			return false
