@@ -256,11 +256,11 @@ func (p *Path) StatsRef() *Stats { return &p.stats }
 // fragments and TCP data copied into the Path's own buffers.
 func (p *Path) Decode(frame []byte, link LinkType, tsMicros int64, vlanTCI uint16, h Handler) error {
 	p.stats.Frames++
+	p.h = h
 	if tsMicros-p.swept >= expireEveryMicros || tsMicros < p.swept {
 		p.Expire(tsMicros)
 	}
 	p.now = tsMicros
-	p.h = h
 	p.depth = 0
 	p.meta = Meta{TS: tsMicros}
 	err := p.link(frame, link, vlanTCI)
@@ -272,14 +272,49 @@ func (p *Path) Decode(frame []byte, link LinkType, tsMicros int64, vlanTCI uint1
 }
 
 // Expire evicts IP fragments and TCP flows idle since before now (capture
-// time in microseconds). Decode calls it once per second of capture time; a
-// worker may call it when no traffic arrives.
+// time in microseconds) and hands on SIP messages held behind TCP holes that
+// waited too long (to the Handler of the Decode call in progress; when a
+// worker calls Expire itself, between frames, they are counted but not
+// handed on — use ExpireTo). Decode calls it once per second of capture time.
 func (p *Path) Expire(now int64) {
 	p.swept = now
 	p.defrag.Expire(now)
-	p.tcp.Expire(now)
+	p.tcp.Expire(now, p)
 	p.stats.Defrag = p.defrag.stats
 	p.stats.TCP = p.tcp.stats
+}
+
+// Flush hands on the SIP messages held behind TCP holes, for the end of a
+// capture file: call it after the last Decode. h receives them as in Decode,
+// with a Meta rebuilt from the flow (addresses, ports, VLAN ids, encapsulation
+// and the time of the flow's last segment).
+func (p *Path) Flush(h Handler) {
+	p.h = h
+	p.tcp.Flush(p)
+	p.h = nil
+	p.stats.TCP = p.tcp.stats
+}
+
+// flowSink makes p emit messages of flow f outside Decode: p.meta is rebuilt
+// from the flow.
+func (p *Path) flowSink(f *tcpFlow) sipSink {
+	k := &f.key
+	p.meta = Meta{TS: f.last, Family: k.family, Proto: 6, SrcPort: k.sport, DstPort: k.dport,
+		VLAN: f.vlan, InnerVLAN: f.ivlan, Encap: f.encap}
+	if k.family == 2 {
+		p.meta.Src = netip.AddrFrom4([4]byte(k.src[:4]))
+		p.meta.Dst = netip.AddrFrom4([4]byte(k.dst[:4]))
+	} else {
+		p.meta.Src, p.meta.Dst = netip.AddrFrom16(k.src), netip.AddrFrom16(k.dst)
+	}
+	return p
+}
+
+// ExpireTo is Expire for a worker with no traffic: released messages go to h.
+func (p *Path) ExpireTo(now int64, h Handler) {
+	p.h = h
+	p.Expire(now)
+	p.h = nil
 }
 
 func (p *Path) countErr(err error) {
@@ -641,7 +676,7 @@ func (p *Path) tcpIn(b []byte) error {
 	sipPort := (p.ports[t.SrcPort]|p.ports[t.DstPort])&portSIP != 0
 	var k flowKey
 	p.flowKeyOf(&k, t.SrcPort, t.DstPort)
-	p.tcp.segment(&k, t, p.now, sipPort, p)
+	p.tcp.segment(&k, t, &p.meta, sipPort, p)
 	p.stats.TCP = p.tcp.stats
 	return nil
 }

@@ -112,6 +112,10 @@ type tcpFlow struct {
 	ws     bool
 	wsLost bool // after a gap: wait for a segment that starts with a frame
 	msg    []byte
+	// Where the flow was last seen, to hand on messages that Expire or
+	// Flush release from behind a hole.
+	encap       Encap
+	vlan, ivlan uint16
 	// oooSince is when the first out-of-order bytes were held.
 	oooSince int64
 }
@@ -232,21 +236,48 @@ func (t *TCPStreams) close(f *tcpFlow) {
 	t.stats.Flows--
 }
 
-// Expire forgets directions idle for longer than the idle timeout.
-func (t *TCPStreams) Expire(now int64) {
+// Expire skips holes that have waited too long (handing on the messages
+// held behind them) and forgets directions idle for longer than the idle
+// timeout. Messages go to out with a Meta rebuilt from the flow.
+func (t *TCPStreams) Expire(now int64, out flowSink) {
 	if t.stats.Flows == 0 {
 		return
 	}
 	for i := range t.flows {
-		if f := &t.flows[i]; f.used && now-f.last > t.idle {
+		f := &t.flows[i]
+		if !f.used {
+			continue
+		}
+		if len(f.ooo) > 0 && now-f.oooSince > tcpHoleWait {
+			t.skipHole(f, false, out.flowSink(f))
+		}
+		if now-f.last > t.idle {
 			t.close(f)
 			t.stats.FlowsExpired++
 		}
 	}
+	t.stats.HeldBytes = t.held
+}
+
+// Flush hands on whatever is held behind holes in every direction, as at
+// the end of a capture file. Partial messages stay buffered.
+func (t *TCPStreams) Flush(out flowSink) {
+	for i := range t.flows {
+		if f := &t.flows[i]; f.used && len(f.ooo) > 0 {
+			t.skipHole(f, false, out.flowSink(f))
+		}
+	}
+	t.stats.HeldBytes = t.held
+}
+
+// flowSink prepares the receiver for messages of flow f outside Decode.
+type flowSink interface {
+	flowSink(f *tcpFlow) sipSink
 }
 
 // segment handles one TCP segment of direction k.
-func (t *TCPStreams) segment(k *flowKey, seg *TCP, now int64, sipPort bool, out sipSink) {
+func (t *TCPStreams) segment(k *flowKey, seg *TCP, meta *Meta, sipPort bool, out sipSink) {
+	now := meta.TS
 	data := seg.Payload
 	f := t.lookup(k)
 	if len(data) == 0 {
@@ -262,10 +293,11 @@ func (t *TCPStreams) segment(k *flowKey, seg *TCP, now int64, sipPort bool, out 
 		seq++
 	}
 	if f == nil {
-		t.untracked(k, data, seq, now, sipPort, out)
+		t.untracked(k, data, seq, meta, sipPort, out)
 		return
 	}
 	f.last = now
+	f.encap, f.vlan, f.ivlan = meta.Encap, meta.VLAN, meta.InnerVLAN
 	if len(f.ooo) > 0 && now-f.oooSince > tcpHoleWait {
 		t.skipHole(f, sipPort, out)
 	}
@@ -395,7 +427,8 @@ func (t *TCPStreams) dropPending(f *tcpFlow) {
 // the first SIP start line so that retransmissions and split messages are
 // recognised later; when the table is full, whole messages are still framed
 // straight from the segment.
-func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, sipPort bool, out sipSink) {
+func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, meta *Meta, sipPort bool, out sipSink) {
+	now := meta.TS
 	if ws, hdr := wsOpening(data); ws {
 		// SIP over WebSocket (RFC 7118): an HTTP upgrade, or a frame whose
 		// text starts with a SIP start line.
@@ -404,6 +437,7 @@ func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, s
 			return
 		}
 		f.ws, f.base, f.nextSeq = true, seq, seq+uint32(hdr)
+		f.encap, f.vlan, f.ivlan = meta.Encap, meta.VLAN, meta.InnerVLAN
 		t.stats.WebSocket++
 		t.feed(f, data[hdr:], false, sipPort, out)
 		t.stats.HeldBytes = t.held
@@ -422,6 +456,7 @@ func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, now int64, s
 	}
 	if f := t.open(k, now); f != nil {
 		f.nextSeq, f.base = seq+uint32(start), seq
+		f.encap, f.vlan, f.ivlan = meta.Encap, meta.VLAN, meta.InnerVLAN
 		t.stream(f, data[start:], false, sipPort, out)
 		t.stats.HeldBytes = t.held
 		return

@@ -227,3 +227,34 @@ func TestTCPWebSocket(t *testing.T) {
 		t.Errorf("malformed: %d messages; stats %+v", len(r.msgs), st.TCP)
 	}
 }
+
+// TestTCPHeldRelease checks that messages held behind a hole are handed on
+// by Flush (end of capture) and by ExpireTo (idle worker).
+func TestTCPHeldRelease(t *testing.T) {
+	inv := loadFixture(t, "invite.sip")
+	ok := loadFixture(t, "ok.sip")
+	for _, mode := range []string{"flush", "expire"} {
+		p, _ := NewPath(nil)
+		var r recorder
+		_ = p.Decode(tcpSeg(t, 5060, 1000, inv[:300], false), LinkEthernet, 1000, 0, &r)
+		_ = p.Decode(tcpSeg(t, 5060, 1000+uint32(len(inv)), ok, false), LinkEthernet, 2000, 0, &r)
+		if len(r.msgs) != 0 {
+			t.Fatalf("%s: message handed on before the hole was skipped", mode)
+		}
+		if mode == "flush" {
+			p.Flush(&r)
+		} else {
+			p.ExpireTo(5_000_000, &r)
+		}
+		if len(r.msgs) != 1 || !bytes.Equal(r.msgs[0], ok) {
+			t.Fatalf("%s: %d messages", mode, len(r.msgs))
+		}
+		m := r.metas[0]
+		if m.Encap.String() != "eth/ip4/tcp" || m.SrcPort != 40000 || m.DstPort != 5060 || m.Src.String() != "192.0.2.101" || m.Proto != 6 || m.TS != 2000 {
+			t.Errorf("%s: meta %+v", mode, m)
+		}
+		if st := p.Stats(); st.TCP.Gaps != 1 || st.TCP.HeldBytes != 0 {
+			t.Errorf("%s: stats %+v", mode, st.TCP)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package bench
+
+// Frame path versus the decoder a Go user would write, over one generated
+// capture of at least 500 000 SIP messages in varied encapsulations (plain,
+// 802.1Q, QinQ, IPv6, IPIP, GRE, VXLAN, SIP over TCP, IPv4 fragments). The
+// capture is written with pcapgo into a temporary folder and read back into
+// memory; each b.Loop iteration decodes the whole capture once.
+//
+//	go test ./bench -run '^$' -bench FrameCapture -benchtime 1x -count 6
+//
+// Sub-benchmarks:
+//   - baseline: gopacket/gopacket's DecodingLayerParser (Ethernet, Dot1Q,
+//     IPv4, IPv6, UDP, TCP, GRE, VXLAN), its ip4defrag for fragments, and
+//     emiago/sipgo's parser on every UDP/TCP payload.
+//   - path: decode.Path (frame path, defrag, TCP streams, SIP decoder).
+//
+// Reported: msgs/op (SIP messages found per pass) and msgs/cpu-s (SIP
+// messages per CPU-second of the process, user + system, from getrusage).
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/sipcap/appliance/decode"
+)
+
+// frameBenchMessages is the number of SIP messages in the generated capture.
+const frameBenchMessages = 500_000
+
+// sipTemplates returns real SIP messages: the frame-path fixtures plus the
+// UDP SIP payloads of the shared captures when present.
+func sipTemplates(tb testing.TB) [][]byte {
+	var out [][]byte
+	for _, n := range []string{"invite.sip", "ok.sip"} {
+		b, err := os.ReadFile(filepath.Join("..", "decode", "testdata", "frame", n))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	dir := os.Getenv("APPLIANCE_SHARED")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared")
+	}
+	for _, name := range []string{"sip-udp-register-auth-invite-cancel-ipv4.pcap", "sip-udp-t38-fax-options-bye-ipv4.pcap", "sip-udp-call-rtp-mixed-traffic-ipv4.pcap"} {
+		raw, err := os.ReadFile(filepath.Join(dir, "testdata", "pcap", name))
+		if err != nil {
+			continue // shared captures absent: fixtures only
+		}
+		r, err := pcapgo.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p, _ := decode.NewPath(nil)
+		c := &collect{}
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				break
+			}
+			_ = p.Decode(data, decode.LinkType(r.LinkType()), ci.Timestamp.UnixMicro(), 0, c)
+		}
+		out = append(out, c.msgs...)
+	}
+	return out
+}
+
+type collect struct{ msgs [][]byte }
+
+func (c *collect) SIP(m *decode.Meta, s *decode.SIP, err error) {
+	if err == nil && m.Proto == 17 && !m.Encap.Has(decode.LayerFragment) {
+		// sipgo needs a Content-Length-consistent body, as do both decoders.
+		c.msgs = append(c.msgs, append([]byte(nil), s.Msg...))
+	}
+}
+
+// genCapture writes the benchmark capture and returns its bytes and the
+// number of SIP messages in it.
+func genCapture(tb testing.TB, dir string, n int) ([]byte, int) {
+	tmpl := sipTemplates(tb)
+	path := filepath.Join(dir, "frames.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		tb.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true}
+	ts := time.Unix(1_700_000_000, 0)
+	write := func(ls ...gopacket.SerializableLayer) {
+		if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
+			tb.Fatal(err)
+		}
+		ts = ts.Add(20 * time.Microsecond)
+		d := buf.Bytes()
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(d), Length: len(d)}, d); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	mac1, mac2 := net.HardwareAddr{0, 1, 2, 3, 4, 5}, net.HardwareAddr{0, 1, 2, 3, 4, 6}
+	eth := func(t layers.EthernetType) *layers.Ethernet {
+		return &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2, EthernetType: t}
+	}
+	tcpSeq := map[uint16]uint32{}
+	msgs := 0
+	for i := 0; msgs < n; i++ {
+		m := tmpl[i%len(tmpl)]
+		src := net.IP{10, byte(i >> 16), byte(i >> 8), byte(i)}
+		dst := net.IP{192, 0, 2, byte(i % 7)}
+		src6 := net.ParseIP("2001:db8::1").To16()
+		binary.BigEndian.PutUint32(src6[12:], uint32(i))
+		dst6 := net.ParseIP("2001:db8:1::7")
+		ip4 := func(s, d net.IP, p layers.IPProtocol) *layers.IPv4 {
+			return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: p, SrcIP: s, DstIP: d, Id: uint16(i)}
+		}
+		udp := &layers.UDP{SrcPort: layers.UDPPort(5060 + i%2), DstPort: 5060}
+		pl := gopacket.Payload(m)
+		switch k := i % 100; {
+		case k < 55:
+			write(eth(layers.EthernetTypeIPv4), ip4(src, dst, layers.IPProtocolUDP), udp, pl)
+		case k < 65:
+			write(eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: uint16(i % 4000), Type: layers.EthernetTypeIPv4}, ip4(src, dst, layers.IPProtocolUDP), udp, pl)
+		case k < 70:
+			write(eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{VLANIdentifier: 200, Type: layers.EthernetTypeIPv4}, ip4(src, dst, layers.IPProtocolUDP), udp, pl)
+		case k < 77:
+			write(eth(layers.EthernetTypeIPv6), &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: src6, DstIP: dst6}, udp, pl)
+		case k < 82:
+			write(eth(layers.EthernetTypeIPv4), ip4(net.IP{172, 16, 0, 1}, net.IP{172, 16, 0, 2}, layers.IPProtocolIPv4), ip4(src, dst, layers.IPProtocolUDP), udp, pl)
+		case k < 87:
+			write(eth(layers.EthernetTypeIPv4), ip4(net.IP{172, 16, 0, 1}, net.IP{172, 16, 0, 2}, layers.IPProtocolGRE), &layers.GRE{Protocol: layers.EthernetTypeIPv4}, ip4(src, dst, layers.IPProtocolUDP), udp, pl)
+		case k < 92:
+			write(eth(layers.EthernetTypeIPv4), ip4(net.IP{172, 16, 0, 1}, net.IP{172, 16, 0, 2}, layers.IPProtocolUDP), &layers.UDP{SrcPort: 49152, DstPort: 4789},
+				&layers.VXLAN{ValidIDFlag: true, VNI: 42}, eth(layers.EthernetTypeIPv4), ip4(src, dst, layers.IPProtocolUDP), udp, pl)
+		case k < 97:
+			// SIP over TCP: one message per segment on 16 long-lived connections.
+			sport := uint16(40000 + i%16)
+			seq := tcpSeq[sport]
+			tcpSeq[sport] = seq + uint32(len(m))
+			write(eth(layers.EthernetTypeIPv4), ip4(net.IP{10, 9, 9, 9}, net.IP{192, 0, 2, 1}, layers.IPProtocolTCP),
+				&layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: 5060, Seq: seq + 1, DataOffset: 5, ACK: true, PSH: true, Window: 1000}, pl)
+		default:
+			// IPv4 fragments of 512 bytes (the last one sent first).
+			if err := gopacket.SerializeLayers(buf, opts, udp, pl); err != nil {
+				tb.Fatal(err)
+			}
+			dg := append([]byte(nil), buf.Bytes()...)
+			var offs []int
+			for o := 0; o < len(dg); o += 512 {
+				offs = append(offs, o)
+			}
+			offs = append(offs[len(offs)-1:], offs[:len(offs)-1]...)
+			for _, o := range offs {
+				end := min(o+512, len(dg))
+				ip := ip4(src, dst, layers.IPProtocolUDP)
+				ip.FragOffset = uint16(o / 8)
+				if end < len(dg) {
+					ip.Flags = layers.IPv4MoreFragments
+				}
+				write(eth(layers.EthernetTypeIPv4), ip, gopacket.Payload(dg[o:end]))
+			}
+		}
+		msgs++
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw, msgs
+}
+
+// cpuTime returns the process's user + system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// baseline is the decoder a Go user would write with gopacket and sipgo.
+type baseline struct {
+	eth     layers.Ethernet
+	dot1q   layers.Dot1Q
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	udp     layers.UDP
+	tcp     layers.TCP
+	gre     layers.GRE
+	vxlan   layers.VXLAN
+	payload gopacket.Payload
+	parser  *gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+	defrag  *ip4defrag.IPv4Defragmenter
+	sip     *sip.Parser
+	msgs    int
+}
+
+func newBaseline() *baseline {
+	b := &baseline{defrag: ip4defrag.NewIPv4Defragmenter(), sip: sip.NewParser()}
+	b.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &b.eth, &b.dot1q, &b.ip4, &b.ip6, &b.udp, &b.tcp, &b.gre, &b.vxlan, &b.payload)
+	b.parser.IgnoreUnsupported = true
+	return b
+}
+
+func (b *baseline) frame(data []byte, ts time.Time) {
+	_ = b.parser.DecodeLayers(data, &b.decoded)
+	var app []byte
+	for _, lt := range b.decoded {
+		switch lt {
+		case layers.LayerTypeUDP:
+			app = b.udp.Payload
+		case layers.LayerTypeTCP:
+			app = b.tcp.Payload
+		case layers.LayerTypeIPv4:
+			if b.ip4.Flags&layers.IPv4MoreFragments != 0 || b.ip4.FragOffset != 0 {
+				// ip4defrag keeps the *IPv4 it is given: hand it a copy.
+				in := b.ip4
+				in.Payload = append([]byte(nil), b.ip4.Payload...)
+				out, err := b.defrag.DefragIPv4WithTimestamp(&in, ts)
+				if err != nil || out == nil {
+					return
+				}
+				if err := b.udp.DecodeFromBytes(out.Payload, gopacket.NilDecodeFeedback); err != nil {
+					return
+				}
+				app = b.udp.Payload
+			}
+		}
+	}
+	if len(app) == 0 {
+		return
+	}
+	if _, err := b.sip.ParseSIP(app); err == nil {
+		b.msgs++
+	}
+}
+
+type countMsgs struct{ n int }
+
+func (c *countMsgs) SIP(*decode.Meta, *decode.SIP, error) { c.n++ }
+
+func BenchmarkFrameCapture(b *testing.B) {
+	raw, want := genCapture(b, b.TempDir(), frameBenchMessages)
+	b.Logf("capture: %d bytes, %d SIP messages", len(raw), want)
+	pass := func(b *testing.B, frame func(data []byte, ci gopacket.CaptureInfo)) {
+		r, err := pcapgo.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			data, ci, err := r.ZeroCopyReadPacketData()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			frame(data, ci)
+		}
+	}
+	report := func(b *testing.B, msgs int, cpu time.Duration) {
+		b.ReportMetric(float64(msgs)/float64(b.N), "msgs/op")
+		b.ReportMetric(float64(msgs)/cpu.Seconds(), "msgs/cpu-s")
+		b.SetBytes(int64(len(raw)))
+		if msgs/b.N != want {
+			b.Errorf("found %d SIP messages per pass, the capture holds %d", msgs/b.N, want)
+		}
+	}
+	b.Run("baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		msgs := 0
+		c0 := cpuTime()
+		for b.Loop() {
+			bl := newBaseline()
+			pass(b, func(data []byte, ci gopacket.CaptureInfo) { bl.frame(data, ci.Timestamp) })
+			msgs += bl.msgs
+		}
+		report(b, msgs, cpuTime()-c0)
+	})
+	b.Run("path", func(b *testing.B) {
+		b.ReportAllocs()
+		msgs := 0
+		c0 := cpuTime()
+		for b.Loop() {
+			p, err := decode.NewPath(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := &countMsgs{}
+			pass(b, func(data []byte, ci gopacket.CaptureInfo) {
+				_ = p.Decode(data, decode.LinkEthernet, ci.Timestamp.UnixMicro(), 0, h)
+			})
+			msgs += h.n
+		}
+		report(b, msgs, cpuTime()-c0)
+	})
+}
