@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/sipcap/appliance/decode"
 )
@@ -53,6 +54,10 @@ type HEPConfig struct {
 	// Allow, when not empty, is the list of source prefixes accepted; other
 	// senders are dropped and counted.
 	Allow []netip.Prefix
+	// Idle, when positive, makes each UDP worker call its handler with an
+	// empty batch after that long without a datagram, so that it can flush
+	// aged batches on a quiet socket. 0 means never.
+	Idle time.Duration
 }
 
 func (c *HEPConfig) withDefaults() HEPConfig {

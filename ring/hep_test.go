@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -376,4 +377,38 @@ func TestRxqOvflParse(t *testing.T) {
 	bad := append([]byte(nil), msg...)
 	binary.NativeEndian.PutUint64(bad[0:], 1000)
 	f(bad, 0, false)
+}
+
+// TestHEPUDPIdle: with Idle set, a quiet socket's worker is called with
+// empty batches, so that it can flush by age.
+func TestHEPUDPIdle(t *testing.T) {
+	l, err := ListenHEPUDP(&HEPConfig{Addr: "127.0.0.1:0", Idle: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var empty, full atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Run(ctx, nil, func(_ int, b *HEPBatch) error {
+			if b.Len() == 0 {
+				empty.Add(1)
+			} else {
+				full.Add(int64(b.Len()))
+			}
+			return nil
+		})
+	}()
+	sendUDP(t, l.Addr(), 1, [][]byte{hep3(1, nil)})
+	deadline := time.Now().Add(3 * time.Second)
+	for (empty.Load() < 3 || full.Load() < 1) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if empty.Load() < 3 || full.Load() != 1 {
+		t.Errorf("idle calls %d (want >= 3), messages %d (want 1)", empty.Load(), full.Load())
+	}
 }

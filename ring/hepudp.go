@@ -170,7 +170,19 @@ func (l *HEPUDP) worker(w int, c *net.UDPConn, handle func(int, *HEPBatch) error
 	b := &HEPBatch{msgs: make([]hepMsg, 0, l.cfg.Batch)}
 	var lastDrops uint32
 	for {
+		if l.cfg.Idle > 0 {
+			c.SetReadDeadline(time.Now().Add(l.cfg.Idle))
+		}
 		if err := rc.Read(r.fn); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// idle: an empty batch lets the worker flush by age
+				b.msgs = b.msgs[:0]
+				b.ts = time.Now().UnixMicro()
+				if err := handle(w, b); err != nil {
+					return err
+				}
+				continue
+			}
 			return err
 		}
 		if r.err != nil {

@@ -459,7 +459,8 @@ func (a *app) cpuPlan() ([]int, error) {
 func (a *app) startHEP(ctx context.Context, start func(string, func() error)) error {
 	cfg := a.cfg
 	hc := &ring.HEPConfig{Addr: cfg.HEPListen, Workers: cfg.RawSockChildren, TCPAddr: cfg.HEPTCPListen,
-		TLSAddr: cfg.HEPTLSListen, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey}
+		TLSAddr: cfg.HEPTLSListen, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey,
+		Idle: min(100*time.Millisecond, cfg.BatchAge/2)} // a quiet socket still flushes by age
 	if cfg.HEPAuthKey != "" {
 		hc.AuthKey = []byte(cfg.HEPAuthKey)
 	}
