@@ -159,6 +159,9 @@ func want(c *column, ct colType, m *decode.Meta, s *decode.SIP, node string) str
 		if c.idx == ipDestination {
 			a = m.Dst
 		}
+		if !a.IsValid() {
+			return ""
+		}
 		return a.String()
 	case kindNum:
 		var v uint64
@@ -453,3 +456,6 @@ func TestTimeValue(t *testing.T) {
 		t.Errorf("floor of negative: %d, want -2", got)
 	}
 }
+
+func itoa(v int64) string  { return strconv.FormatInt(v, 10) }
+func utoa(v uint64) string { return strconv.FormatUint(v, 10) }
