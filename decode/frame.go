@@ -1,7 +1,6 @@
 package decode
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -318,8 +317,7 @@ func (p *Path) ExpireTo(now int64, h Handler) {
 }
 
 func (p *Path) countErr(err error) {
-	var fe FrameError
-	if errors.As(err, &fe) {
+	if fe, ok := err.(FrameError); ok {
 		l, k := int(fe.Layer()), fe.Kind()
 		if l < maxFrameLayers && k < numFrameErrorKinds {
 			p.stats.Errors[l][k]++
@@ -647,8 +645,7 @@ func (p *Path) hepIn(b []byte) {
 	outer := p.meta
 	for i := 0; len(b) > 0 && i < maxHEPPerDatagram; i++ {
 		if err := p.hep.DecodeFrom(b); err != nil {
-			var he HEPError
-			if errors.As(err, &he) && int(he) < len(p.stats.HEPErrors) {
+			if he, ok := err.(HEPError); ok && int(he) < len(p.stats.HEPErrors) {
 				p.stats.HEPErrors[he]++
 			}
 			return

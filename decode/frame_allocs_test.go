@@ -79,3 +79,22 @@ func TestReassemblyAllocs(t *testing.T) {
 		t.Errorf("tcp stream: %.1f allocations, want 0", n)
 	}
 }
+
+// TestPathErrorAllocs checks that malformed frames cost no allocation.
+func TestPathErrorAllocs(t *testing.T) {
+	msg := loadFixture(t, "ok.sip")
+	good := serialize(t, cat(ls(ethL(layers.EthernetTypeIPv4)), innerUDP4(msg))...)
+	bad := append([]byte(nil), good...)
+	bad[14] = 0x43
+	p, _ := NewPath(nil)
+	for _, fr := range [][]byte{good[:10], good[:30], good[:60], bad, []byte("\x45\x00\x00\x10")} {
+		n := testing.AllocsPerRun(100, func() {
+			if err := p.Decode(fr, LinkEthernet, 1, 0, nil); err != nil {
+				_ = err.Error()
+			}
+		})
+		if n != 0 {
+			t.Errorf("%d-byte frame: %.1f allocations", len(fr), n)
+		}
+	}
+}
