@@ -44,7 +44,7 @@ func (a *admin) handler() http.Handler {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if a.ready != nil && !a.ready() {
-			http.Error(w, "not ready: ClickHouse has not answered yet", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: ClickHouse has not answered yet or the capture sources are not open", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +54,7 @@ type app struct {
 
 	mu      sync.Mutex
 	workers []*capture.Worker
+	ready   atomic.Bool
 }
 
 // runCapture is `appliance [flags]` (live capture) and `appliance replay FILE`.
@@ -203,12 +205,9 @@ func (a *app) run(ctx context.Context, replay, realtime bool, files []string) er
 	a.reg.MustRegister(a.coll, a.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics.buildInfo(version)
 
-	var ready sync.WaitGroup
-	ready.Add(1)
-	readyFlag := false
 	var adm *admin
 	if cfg.Admin != "" && !replay {
-		adm = &admin{ctl: a.ctl, token: cfg.AdminToken, reg: a.reg, log: a.log, ready: func() bool { return readyFlag }}
+		adm = &admin{ctl: a.ctl, token: cfg.AdminToken, reg: a.reg, log: a.log, ready: a.ready.Load}
 		if err := adm.start(cfg.Admin); err != nil {
 			return err
 		}
@@ -225,7 +224,6 @@ func (a *app) run(ctx context.Context, replay, realtime bool, files []string) er
 	if a.sink, err = a.openSink(ctx); err != nil {
 		return err
 	}
-	readyFlag = true
 	a.metrics.setSink(a.sink, cfg.TableName)
 	a.log.Info("ClickHouse ready", "table", cfg.TableName, "dialect", a.sink.Dialect().String())
 
@@ -239,8 +237,14 @@ func (a *app) run(ctx context.Context, replay, realtime bool, files []string) er
 	defer cancel()
 	closeErr := a.sink.Close(dctx)
 	st := a.sink.Stats()
-	a.log.Info("stopped", "rows_inserted", st.RowsInserted, "spooled", st.SpoolWrites, "rows_lost", st.RowsLost,
-		"dead_letters", st.DeadLetters)
+	var stored uint64
+	a.mu.Lock()
+	for _, w := range a.workers {
+		stored += w.C.Stored.Load()
+	}
+	a.mu.Unlock()
+	a.log.Info("stopped", "stored", stored, "rows_inserted", st.RowsInserted, "spooled", st.SpoolWrites,
+		"spool_files", st.SpoolFiles, "rows_lost", st.RowsLost, "dead_letters", st.DeadLetters)
 	return errors.Join(err, closeErr)
 }
 
@@ -372,6 +376,7 @@ func (a *app) live(ctx context.Context) error {
 	if err := a.dropPrivileges(); err != nil {
 		return err
 	}
+	a.ready.Store(true) // ClickHouse answered and every source is open
 	sdNotify("READY=1")
 
 	hup := make(chan os.Signal, 1)

@@ -194,7 +194,7 @@ var params = []param{
 	boolParam("hep_node_from_agent", "0", "Store the HEP agent name (chunk 0x0013) as node instead of capture_node.", func(c *Config) *bool { return &c.HEPNodeFromAgent }),
 	strParam("cpus", "", "CPUs to pin the capture workers to, e.g. 2-7 or 1,3,5; empty means one per worker, CPU 0 left free when there are enough.", func(c *Config) *string { return &c.CPUs }, checkCPUList),
 	strParam("fanout_mode", "hash", "How the kernel spreads packets over workers.", func(c *Config) *string { return &c.FanoutMode }, oneOf("hash", "lb", "cpu", "qm", "rollover")),
-	intParam("ring_block_size", "4MiB", "Bytes per ring block; a multiple of the page size.", 4096, 1<<30, func(c *Config) *int { return &c.RingBlockSize }),
+	intParam("ring_block_size", "1MiB", "Bytes per ring block; a multiple of the page size.", 4096, 1<<30, func(c *Config) *int { return &c.RingBlockSize }),
 	intParam("ring_block_count", "64", "Blocks per ring.", 2, 1<<16, func(c *Config) *int { return &c.RingBlockCount }),
 	intParam("ring_frame_size", "64KiB", "Largest frame kept whole, in bytes.", 256, 1<<20, func(c *Config) *int { return &c.RingFrameSize }),
 	durParam("ring_block_timeout", "10ms", "Time after which the kernel hands over a block that is not full.", time.Millisecond, 10*time.Second, func(c *Config) *time.Duration { return &c.RingBlockTimeout }),
