@@ -311,8 +311,14 @@ func (s *Server) Close() {
 }
 
 // Exec runs one SQL statement over HTTP and returns the response body.
-func (s *Server) Exec(ctx context.Context, sql string) (string, error) {
-	u := s.URL() + "/?" + url.Values{"query": {sql}}.Encode()
+// settings are name, value pairs sent as URL parameters (query_id,
+// log_queries, …).
+func (s *Server) Exec(ctx context.Context, sql string, settings ...string) (string, error) {
+	v := url.Values{"query": {sql}}
+	for i := 0; i+1 < len(settings); i += 2 {
+		v.Set(settings[i], settings[i+1])
+	}
+	u := s.URL() + "/?" + v.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return "", err
