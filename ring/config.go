@@ -113,6 +113,9 @@ type Config struct {
 	// KernelFilterOff is raw_moni_bpf_on=0: no kernel filter is attached and
 	// ports are checked in user space.
 	KernelFilterOff bool
+	// MirrorTunnels makes the mirror-mode kernel filter keep tunnel carriers
+	// (IPIP, GRE and ERSPAN, VXLAN, GENEVE) whatever the ports inside them.
+	MirrorTunnels bool
 }
 
 // ErrModeConflict is returned by Validate when both capture modes are on.

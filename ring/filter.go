@@ -26,7 +26,11 @@ const (
 	ipProtoUDP  = 17
 	ipProtoIPv6 = 41
 	ipProtoFrag = 44 // IPv6 fragment header
+	ipProtoGRE  = 47 // GRE, and ERSPAN inside it
 	ipProtoSCTP = 132
+
+	portVXLAN  = 4789
+	portGENEVE = 6081
 )
 
 // Filter returns the kernel filter the configuration asks for, or nil when
@@ -44,7 +48,7 @@ func (c *Config) Filter() ([]bpf.RawInstruction, error) {
 	if d.IPIP {
 		return IPIPFilter(l)
 	}
-	return MirrorFilter(l)
+	return MirrorFilter(l, d.MirrorTunnels)
 }
 
 // MirrorFilter assembles the mirror-mode filter: UDP, TCP and SCTP over IPv4
@@ -53,7 +57,12 @@ func (c *Config) Filter() ([]bpf.RawInstruction, error) {
 // is a fragment header; untagged or with up to two VLAN tags in the frame.
 // The address in l is not used. IPv6 extension headers other than the
 // fragment header are not walked: such packets are dropped.
-func MirrorFilter(l Listen) ([]bpf.RawInstruction, error) {
+//
+// With tunnels, tunnel carriers are kept too, whatever their inner ports:
+// IP protocols 4 and 41 (IPIP), 47 (GRE, ERSPAN) and UDP to 4789 (VXLAN) and
+// 6081 (GENEVE). Mirrored traffic often arrives that way (remote SPAN is
+// ERSPAN over GRE); the frame path finds the SIP inside in user space.
+func MirrorFilter(l Listen, tunnels bool) ([]bpf.RawInstruction, error) {
 	if l.PortLo == 0 || l.PortLo > l.PortHi {
 		return nil, fmt.Errorf("assemble mirror filter: bad port range %d-%d", l.PortLo, l.PortHi)
 	}
@@ -67,11 +76,21 @@ func MirrorFilter(l Listen) ([]bpf.RawInstruction, error) {
 		a.jeq(ipProtoUDP, lbl("p4", v))
 		a.jeq(ipProtoTCP, lbl("p4", v))
 		a.jeq(ipProtoSCTP, lbl("p4", v))
+		if tunnels {
+			a.jeq(ipProtoIPIP, "accept")
+			a.jeq(ipProtoIPv6, "accept")
+			a.jeq(ipProtoGRE, "accept")
+		}
 		a.ja("drop")
 		a.label(lbl("p4", v))
 		a.op(bpf.LoadAbsolute{Off: L + 6, Size: 2})
 		a.jif(bpf.JumpBitsSet, 0x1fff, "accept", "") // fragment offset != 0
 		a.op(bpf.LoadMemShift{Off: L})
+		if tunnels {
+			a.op(bpf.LoadIndirect{Off: L + 2, Size: 2})
+			a.jeq(portVXLAN, "accept")
+			a.jeq(portGENEVE, "accept")
+		}
 		a.op(bpf.LoadIndirect{Off: L, Size: 2})
 		a.portRange(l, lbl("d4", v))
 		a.label(lbl("d4", v))
@@ -85,8 +104,18 @@ func MirrorFilter(l Listen) ([]bpf.RawInstruction, error) {
 		a.jeq(ipProtoTCP, lbl("p6", v))
 		a.jeq(ipProtoSCTP, lbl("p6", v))
 		a.jeq(ipProtoFrag, "accept")
+		if tunnels {
+			a.jeq(ipProtoIPIP, "accept")
+			a.jeq(ipProtoIPv6, "accept")
+			a.jeq(ipProtoGRE, "accept")
+		}
 		a.ja("drop")
 		a.label(lbl("p6", v))
+		if tunnels {
+			a.op(bpf.LoadAbsolute{Off: L + 42, Size: 2})
+			a.jeq(portVXLAN, "accept")
+			a.jeq(portGENEVE, "accept")
+		}
 		a.op(bpf.LoadAbsolute{Off: L + 40, Size: 2})
 		a.portRange(l, lbl("d6", v))
 		a.label(lbl("d6", v))

@@ -31,7 +31,7 @@ func TestMirrorFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog, err := MirrorFilter(l)
+	prog, err := MirrorFilter(l, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestMirrorFilter(t *testing.T) {
 }
 
 func TestMirrorFilterSinglePort(t *testing.T) {
-	prog, err := MirrorFilter(Listen{PortLo: 5060, PortHi: 5060})
+	prog, err := MirrorFilter(Listen{PortLo: 5060, PortHi: 5060}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestMirrorFilterSinglePort(t *testing.T) {
 	f(5060, true)
 	f(5061, false)
 	f(5059, false)
-	if _, err := MirrorFilter(Listen{}); err == nil {
+	if _, err := MirrorFilter(Listen{}, false); err == nil {
 		t.Errorf("empty port range accepted")
 	}
 }
@@ -138,6 +138,45 @@ func TestParseListen(t *testing.T) {
 	for _, bad := range []string{"", "5060", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:70000", "1.2.3.4:5080-5060", "x:5060", "1.2.3.4:a-b", "1.2.3.4:5060-"} {
 		if _, err := ParseListen(bad); err == nil {
 			t.Errorf("ParseListen(%q) accepted", bad)
+		}
+	}
+}
+
+// TestMirrorFilterTunnels: with tunnels kept, tunnel carriers pass whatever
+// they hold, and everything else is decided as without.
+func TestMirrorFilterTunnels(t *testing.T) {
+	l, err := ParseListen(":5060-5070")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := MirrorFilter(l, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range mirrorCases(t) {
+		want := c.keep || c.name == "ipip to listener"
+		if got := runFilter(t, prog, c.frame); got != want {
+			t.Errorf("%s: kept=%v, want %v", c.name, got, want)
+		}
+	}
+	udp := layers.IPProtocolUDP
+	for _, c := range []struct {
+		name string
+		s    frameSpec
+		keep bool
+	}{
+		{"vxlan", frameSpec{proto: udp, sport: 50000, dport: 4789}, true},
+		{"geneve", frameSpec{proto: udp, sport: 50000, dport: 6081}, true},
+		{"vxlan over ipv6 in vlan", frameSpec{vlans: []uint16{7}, v6: true, proto: udp, sport: 50000, dport: 4789}, true},
+		{"udp 4790", frameSpec{proto: udp, sport: 50000, dport: 4790}, false},
+		{"gre", frameSpec{proto: layers.IPProtocolGRE}, true},
+		{"gre over ipv6", frameSpec{v6: true, proto: layers.IPProtocolGRE}, true},
+		{"ipip in qinq", frameSpec{vlans: []uint16{1, 2}, ipipInner: true, sport: 1, dport: 2}, true},
+		{"icmp", frameSpec{proto: layers.IPProtocolICMPv4}, false},
+	} {
+		c.s.payload = marker(1, 16)
+		if got := runFilter(t, prog, buildFrame(t, c.s)); got != c.keep {
+			t.Errorf("%s: kept=%v, want %v", c.name, got, c.keep)
 		}
 	}
 }

@@ -334,7 +334,7 @@ func (a *app) live(ctx context.Context) error {
 			FrameSize: min(cfg.RingFrameSize, cfg.RingBlockSize), RetireTimeout: cfg.RingBlockTimeout,
 			Workers: cfg.RawSockChildren, Promiscuous: cfg.PromiscuousOn,
 			Mirror: cfg.RawMoniCaptureOn, IPIP: cfg.RawIPIPCaptureOn, Listen: cfg.RawSocketListen,
-			KernelFilterOff: !cfg.RawMoniBPFOn,
+			KernelFilterOff: !cfg.RawMoniBPFOn, MirrorTunnels: cfg.RawMoniTunnels,
 		}
 		mode, err := ring.ParseFanoutMode(cfg.FanoutMode)
 		if err != nil {

@@ -33,6 +33,7 @@ type Config struct {
 	RawSockChildren  int
 	PromiscuousOn    bool
 	RawMoniBPFOn     bool
+	RawMoniTunnels   bool
 	CaptureNode      string
 	HEPStoreNoScript bool
 	CallIDAlegHeader string
@@ -176,6 +177,7 @@ var params = []param{
 	intParam("raw_sock_children", "1", "Capture workers, each with its own ring in one fanout group and its own CPU.", 1, 1024, func(c *Config) *int { return &c.RawSockChildren }, "fanout"),
 	boolParam("promiscuous_on", "0", "Put raw_interface in promiscuous mode (by membership, undone on exit).", func(c *Config) *bool { return &c.PromiscuousOn }, "promiscious_on"),
 	boolParam("raw_moni_bpf_on", "1", "Filter ports in the kernel with classic BPF (0: check them in user space).", func(c *Config) *bool { return &c.RawMoniBPFOn }),
+	boolParam("raw_moni_tunnels", "1", "In mirror mode, keep tunnel carriers (IPIP, GRE and ERSPAN, VXLAN, GENEVE) in the kernel filter whatever their inner ports.", func(c *Config) *bool { return &c.RawMoniTunnels }),
 	strParam("capture_node", "homer01", "Node name stored in the node column.", func(c *Config) *string { return &c.CaptureNode }, nil),
 	boolParam("hep_store_no_script", "0", "Store HEP messages without applying the store filter.", func(c *Config) *bool { return &c.HEPStoreNoScript }),
 	strParam("callid_aleg_header", "X-CID", "Header(s) whose first present value fills callid_aleg, separated by ';'.", func(c *Config) *string { return &c.CallIDAlegHeader }, checkHeaderList),
