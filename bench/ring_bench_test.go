@@ -1,45 +1,48 @@
 package bench
 
-// End-to-end capture benchmark: frames replayed by tcpreplay from inside a
-// throwaway network namespace onto a veth pair, captured on the host end by
-// (1) ring.Ring alone, (2) ring.Ring with full decoding (capture.Worker: frame
-// path, SIP parse, store filter), (3) tcpdump -w /dev/null and (4)
-// gopacket/afpacket, each with 64 MiB of ring memory, one after the other in
-// the same run. Each b.Loop iteration replays the whole file once.
-// Reported: captured frames/s, drops and the frames tcpreplay sent.
+// End-to-end capture benchmark: SIP frames sent by the project's own sender
+// (bench/gen, AF_PACKET with qdisc bypass and sendmmsg, pinned to CPU 0)
+// from inside a throwaway network namespace onto a veth pair, captured on
+// the host end (pinned to CPU 1) by (1) ring.Ring alone, (2) ring.Ring with
+// full decoding (capture.Worker: frame path, SIP parse, store filter), (3)
+// tcpdump -w /dev/null and (4) gopacket/afpacket, each with 64 MiB of ring
+// memory, one after the other in the same run, at offered-rate steps. Each
+// b.Loop iteration is one step of RING_BENCH_SECONDS (default 2) seconds.
+// Reported: offered and captured frames/s, kernel drops, frames missing.
 //
-//	go test ./bench -run '^$' -bench RingCapture -benchtime 3x
+//	RING_BENCH_PPS="50000 100000 200000 400000 0" go test ./bench -run '^$' -bench RingCapture -benchtime 1x -count 3
 //
-// Needs root (netns, veth, AF_PACKET), ip(8), tcpreplay and tcpdump; skips
-// otherwise.
+// (0 = top speed.) Needs root (netns, veth, AF_PACKET), ip(8) and tcpdump;
+// skips otherwise. On a veth the kernel delivers each frame to the packet
+// socket in the sender's softirq, on the sender's CPU: the capturer's CPU
+// only runs the capturer's user-space loop.
 
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
 
+	"github.com/sipcap/appliance/bench/gen"
 	"github.com/sipcap/appliance/capture"
 	"github.com/sipcap/appliance/decode"
 	"github.com/sipcap/appliance/ring"
 )
 
 const (
-	benchFlows  = 2000 // distinct frames in the file
-	benchLoops  = 50   // tcpreplay --loop: frames per replay = flows*loops
+	benchFrames = 4096 // distinct frames in the sender's pool
 	benchMemory = 64 << 20
+	senderCPU   = 0
+	captureCPU  = 1
 )
 
 type benchNet struct{ ns, host, peer string }
@@ -49,9 +52,12 @@ func setupBenchNet(b *testing.B) *benchNet {
 	if os.Geteuid() != 0 {
 		b.Skip("skipping: needs root for a netns, a veth pair and AF_PACKET")
 	}
-	for _, tool := range []string{"ip", "tcpreplay", "tcpdump"} {
+	if runtime.NumCPU() < 2 {
+		b.Skip("skipping: needs 2 CPUs (one for the sender, one for the capturer)")
+	}
+	for _, tool := range []string{"ip", "tcpdump"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			b.Skipf("skipping: %s not installed", tool)
+			b.Skipf("skipping: %s not installed (apt-get install %s)", tool, tool)
 		}
 	}
 	id := strconv.Itoa(os.Getpid() % 100000)
@@ -74,74 +80,50 @@ func setupBenchNet(b *testing.B) *benchNet {
 	return n
 }
 
-const invite = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n" +
-	"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n" +
-	"Max-Forwards: 70\r\nTo: Bob <sip:bob@biloxi.example.com>\r\n" +
-	"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n" +
-	"Call-ID: a84b4c76e66710@pc33.atlanta.example.com-%06d\r\nCSeq: 314159 INVITE\r\n" +
-	"Contact: <sip:alice@pc33.atlanta.example.com>\r\nContent-Type: application/sdp\r\nContent-Length: 142\r\n\r\n" +
-	"v=0\r\no=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r\ns=-\r\nc=IN IP4 192.0.2.101\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-
-// writeBenchPcap writes benchFlows Ethernet/IPv4/UDP SIP INVITE frames with
-// distinct flows (destination MAC foreign to the host: the stack drops them
-// after capture, nothing is routed).
-func writeBenchPcap(b *testing.B) (string, int) {
-	path := filepath.Join(b.TempDir(), "sip.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
+// pinThread locks the calling goroutine to its thread and the thread to cpu.
+// The goroutine must not unlock: its thread ends with it.
+func pinThread(b *testing.B, cpu int) {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		b.Errorf("pin to cpu %d: %v", cpu, err)
 	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
-	size := 0
-	for i := range benchFlows {
-		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP,
-			SrcIP: net.IP{10, 98, byte(i >> 8), byte(i)}, DstIP: net.IP{10, 97, 0, 1}}
-		udp := &layers.UDP{SrcPort: layers.UDPPort(5060 + i%100), DstPort: 5060}
-		udp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-			eth, ip, udp, gopacket.Payload(fmt.Sprintf(invite, i)))
-		size = len(buf.Bytes())
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, int64(i)*1000), CaptureLength: size, Length: size}, buf.Bytes())
-	}
-	return path, size
-}
-
-// replay runs tcpreplay in the namespace and returns the frames it sent.
-func (n *benchNet) replay(b *testing.B, pcap string, pps int) int {
-	args := []string{"netns", "exec", n.ns, "tcpreplay", "-q", "-i", n.peer, "--loop=" + strconv.Itoa(benchLoops)}
-	if pps > 0 {
-		args = append(args, "--pps="+strconv.Itoa(pps))
-	} else {
-		args = append(args, "--topspeed")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", append(args, pcap)...).CombinedOutput()
-	if err != nil {
-		b.Fatalf("tcpreplay: %v: %s", err, out)
-	}
-	m := regexp.MustCompile(`Actual: (\d+) packets`).FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("tcpreplay output without a packet count: %s", out)
-	}
-	sent, _ := strconv.Atoi(string(m[1]))
-	return sent
 }
 
 // capturer captures on an interface until stop is called; stop returns the
-// frames captured and the frames the kernel dropped.
-type capturer func(b *testing.B, iface string) (stop func() (captured, drops uint64))
+// frames captured, the frames the kernel dropped and the CPU time (user and
+// system) the capturer used.
+type capturer func(b *testing.B, iface string) (stop func(sent uint64) (captured, drops uint64, cpu time.Duration))
+
+// drain waits until the capturer has read what the ring holds: until it
+// has counted every frame sent, or its count has not moved for 500 ms (50
+// block retire timeouts), at most 10 s.
+func drain(n *atomic.Uint64, sent uint64) {
+	last := n.Load()
+	for still, deadline := 0, time.Now().Add(10*time.Second); last < sent && still < 10 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if cur := n.Load(); cur != last {
+			last, still = cur, 0
+		} else {
+			still++
+		}
+	}
+}
+
+// threadCPU is the CPU time of the calling thread.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+	return time.Duration(ts.Nano())
+}
 
 type nopOutput struct{ n uint64 }
 
 func (o *nopOutput) Append(*decode.Meta, *decode.SIP) { o.n++ }
 
 func ringCapturer(decodeAll bool) capturer {
-	return func(b *testing.B, iface string) func() (uint64, uint64) {
+	return func(b *testing.B, iface string) func(uint64) (uint64, uint64, time.Duration) {
 		r, err := ring.Open(&ring.Config{Interface: iface, BlockSize: 1 << 20, BlockCount: benchMemory >> 20})
 		if err != nil {
 			b.Fatal(err)
@@ -153,17 +135,21 @@ func ringCapturer(decodeAll bool) capturer {
 				b.Fatal(err)
 			}
 		}
-		var n uint64
+		var n atomic.Uint64
+		var cpu time.Duration
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			pinThread(b, captureCPU)
+			t0 := threadCPU()
+			defer func() { cpu = threadCPU() - t0 }()
 			for {
 				err := r.Next(50*time.Millisecond, func(blk *ring.Block) error {
 					if w != nil {
 						w.BeginBlock()
 					}
 					for blk.Next() {
-						n++
+						n.Add(1)
 						if w != nil {
 							tci, _ := blk.VLAN()
 							w.Frame(blk.Data(), decode.LinkEthernet, blk.TS(), tci)
@@ -176,32 +162,36 @@ func ringCapturer(decodeAll bool) capturer {
 				}
 			}
 		}()
-		return func() (uint64, uint64) {
-			time.Sleep(100 * time.Millisecond) // > retire timeout: the last block is handed over
+		return func(sent uint64) (uint64, uint64, time.Duration) {
+			drain(&n, sent)
 			r.Shutdown()
 			<-done
 			st, _ := r.Stats()
 			r.Close()
-			if decodeAll && out.n != n {
-				b.Errorf("decoded %d SIP messages from %d frames", out.n, n)
+			if decodeAll && out.n != n.Load() {
+				b.Errorf("decoded %d SIP messages from %d frames", out.n, n.Load())
 			}
-			return n, st.Drops
+			return n.Load(), st.Drops, cpu
 		}
 	}
 }
 
-func afpacketCapturer(b *testing.B, iface string) func() (uint64, uint64) {
+func afpacketCapturer(b *testing.B, iface string) func(uint64) (uint64, uint64, time.Duration) {
 	h, err := afpacket.NewTPacket(afpacket.OptInterface(iface), afpacket.OptFrameSize(2048),
 		afpacket.OptBlockSize(1<<20), afpacket.OptNumBlocks(benchMemory>>20), afpacket.TPacketVersion3,
 		afpacket.OptPollTimeout(50*time.Millisecond), afpacket.OptBlockTimeout(10*time.Millisecond))
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n uint64
+	var n atomic.Uint64
+	var cpu time.Duration
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		pinThread(b, captureCPU)
+		t0 := threadCPU()
+		defer func() { cpu = threadCPU() - t0 }()
 		for {
 			select {
 			case <-stop:
@@ -209,23 +199,27 @@ func afpacketCapturer(b *testing.B, iface string) func() (uint64, uint64) {
 			default:
 			}
 			if _, _, err := h.ZeroCopyReadPacketData(); err == nil {
-				n++
+				n.Add(1)
 			}
 		}
 	}()
-	return func() (uint64, uint64) {
-		time.Sleep(100 * time.Millisecond)
+	return func(sent uint64) (uint64, uint64, time.Duration) {
+		drain(&n, sent)
 		close(stop)
 		<-done
 		_, st, _ := h.SocketStats()
 		h.Close()
-		return n, uint64(st.Drops())
+		return n.Load(), uint64(st.Drops()), cpu
 	}
 }
 
-func tcpdumpCapturer(b *testing.B, iface string) func() (uint64, uint64) {
+func tcpdumpCapturer(b *testing.B, iface string) func(uint64) (uint64, uint64, time.Duration) {
 	var stderr bytes.Buffer
-	cmd := exec.Command("tcpdump", "-i", iface, "-n", "-B", strconv.Itoa(benchMemory>>10), "-w", "/dev/null")
+	args := []string{"tcpdump", "-i", iface, "-n", "-B", strconv.Itoa(benchMemory >> 10), "-w", "/dev/null"}
+	if _, err := exec.LookPath("taskset"); err == nil {
+		args = append([]string{"taskset", "-c", strconv.Itoa(captureCPU)}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -233,8 +227,10 @@ func tcpdumpCapturer(b *testing.B, iface string) func() (uint64, uint64) {
 	for deadline := time.Now().Add(5 * time.Second); !bytes.Contains(stderr.Bytes(), []byte("listening on")) && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	return func() (uint64, uint64) {
-		time.Sleep(100 * time.Millisecond)
+	return func(uint64) (uint64, uint64, time.Duration) {
+		// tcpdump opens the ring with a 1000 ms timeout, which libpcap makes
+		// the block retire timeout: wait for the last block.
+		time.Sleep(1500 * time.Millisecond)
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 		cap := regexp.MustCompile(`(\d+) packets captured`).FindSubmatch(stderr.Bytes())
@@ -244,13 +240,51 @@ func tcpdumpCapturer(b *testing.B, iface string) func() (uint64, uint64) {
 		}
 		c, _ := strconv.ParseUint(string(cap[1]), 10, 64)
 		d, _ := strconv.ParseUint(string(drop[1]), 10, 64)
-		return c, d
+		return c, d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
+}
+
+// benchRates reads RING_BENCH_PPS (0 = top speed).
+func benchRates() []int {
+	rates := []int{50_000, 100_000, 200_000, 400_000, 0}
+	if s := os.Getenv("RING_BENCH_PPS"); s != "" {
+		rates = nil
+		for _, f := range regexp.MustCompile(`\d+`).FindAllString(s, -1) {
+			v, _ := strconv.Atoi(f)
+			rates = append(rates, v)
+		}
+	}
+	return rates
+}
+
+func benchStep() time.Duration {
+	if s := os.Getenv("RING_BENCH_SECONDS"); s != "" {
+		if v, err := strconv.ParseFloat(s, 64); err == nil && v > 0 && v <= 30 {
+			return time.Duration(v * float64(time.Second))
+		}
+	}
+	return 2 * time.Second
 }
 
 func BenchmarkRingCapture(b *testing.B) {
 	n := setupBenchNet(b)
-	pcap, size := writeBenchPcap(b)
+	frames, msgs, err := gen.BuildFrames(benchFrames, 1, gen.Mix{gen.EncapUDP: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if msgs != len(frames) {
+		b.Fatalf("%d frames carry %d messages; want one each", len(frames), msgs)
+	}
+	bytes := 0
+	for _, f := range frames {
+		bytes += len(f)
+	}
+	b.Logf("%d distinct frames, %d bytes on average", len(frames), bytes/len(frames))
+	sender, err := gen.OpenRawNetns(n.ns, n.peer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sender.Close()
 	capturers := []struct {
 		name string
 		c    capturer
@@ -260,37 +294,41 @@ func BenchmarkRingCapture(b *testing.B) {
 		{"tcpdump", tcpdumpCapturer},
 		{"afpacket", afpacketCapturer},
 	}
-	rates := []int{0} // 0 = --topspeed
-	if s := os.Getenv("RING_BENCH_PPS"); s != "" {
-		rates = nil
-		for _, f := range regexp.MustCompile(`\d+`).FindAllString(s, -1) {
-			v, _ := strconv.Atoi(f)
-			rates = append(rates, v)
-		}
-	}
-	for _, pps := range rates {
+	step := benchStep()
+	for _, pps := range benchRates() {
 		rate := "topspeed"
+		count := 5_000_000
 		if pps > 0 {
 			rate = strconv.Itoa(pps) + "pps"
+			count = int(float64(pps) * step.Seconds())
 		}
 		for _, c := range capturers {
 			b.Run(rate+"/"+c.name, func(b *testing.B) {
-				b.SetBytes(int64(size * benchFlows * benchLoops))
 				var sent, captured, drops uint64
-				var elapsed time.Duration
+				var elapsed, cpu time.Duration
 				for b.Loop() {
 					stop := c.c(b, n.host)
-					t0 := time.Now()
-					sent += uint64(n.replay(b, pcap, pps))
-					elapsed += time.Since(t0)
-					got, d := stop()
+					res, err := sender.Send(context.Background(), frames, gen.SendConfig{Rate: pps, Count: count,
+						Duration: step + step/2, Pin: true, CPU: senderCPU})
+					if err != nil {
+						b.Fatal(err)
+					}
+					got, d, c := stop(uint64(res.Sent))
+					cpu += c
+					sent += uint64(res.Sent)
+					elapsed += res.Elapsed
 					captured += got
 					drops += d
 				}
 				b.ReportMetric(float64(captured)/elapsed.Seconds(), "frames/s")
 				b.ReportMetric(float64(sent)/elapsed.Seconds(), "sent/s")
-				b.ReportMetric(float64(drops), "drops")
-				b.ReportMetric(float64(sent-min(sent, captured)), "missing")
+				b.ReportMetric(float64(drops)/float64(b.N), "drops")
+				b.ReportMetric(float64(sent-min(sent, captured))/float64(b.N), "missing")
+				// The capturer's own CPU time per captured frame, and its share
+				// of its core while the sender ran: the headroom left when the
+				// sender cannot outrun it.
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(captured, 1)), "cpu-ns/frame")
+				b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "cpu%")
 			})
 		}
 	}
