@@ -378,12 +378,11 @@ func (p *Path) strippedVLAN(tci uint16) {
 	}
 }
 
+// noteVLAN records a tag: the first non-zero id is VLAN, the next InnerVLAN
+// (priority tags, id 0, are skipped).
 func (p *Path) noteVLAN(id uint16) {
 	switch {
-	case p.meta.VLAN == 0 && !p.meta.Encap.Has(LayerVLAN):
-		p.meta.VLAN = id
-	case p.meta.VLAN == 0 && p.meta.InnerVLAN == 0:
-		// first tag recorded above had id 0 (priority tag): keep the next as VLAN
+	case p.meta.VLAN == 0:
 		p.meta.VLAN = id
 	case p.meta.InnerVLAN == 0:
 		p.meta.InnerVLAN = id

@@ -443,7 +443,15 @@ func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, meta *Meta, 
 		t.stats.HeldBytes = t.held
 		return
 	}
-	start := sipStart(data)
+	// On SIP ports a stream may be picked up mid-message: look for a start
+	// line anywhere. Elsewhere only a segment that starts with one opens a
+	// flow, so other TCP traffic costs one start-line check.
+	start := -1
+	if sipPort {
+		start = sipStart(data)
+	} else if startsSIP(data) && len(data) > 0 && data[0] != '\r' && data[0] != '\n' {
+		start = 0
+	}
 	if start < 0 {
 		if sipPort {
 			t.stats.NonSIP++
