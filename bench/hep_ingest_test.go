@@ -200,7 +200,46 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// procCPU is the user+system CPU time of process pid (/proc/PID/stat).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * time.Second / 100 // USER_HZ
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clickhousePID finds the clickhouse-server whose config lives in dir.
+func clickhousePID(dir string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmd), filepath.Join(dir, "config.xml")) {
+			return pid
+		}
+	}
+	return 0
+}
+
 type ingestStep struct {
+	cpuApp, cpuCH, cpuSend     time.Duration
 	rate                       int
 	sent, calls                int
 	sendRate                   float64
@@ -250,6 +289,8 @@ func TestHEPIngest(t *testing.T) {
 				args = append(args, strings.Fields(*hepIngestArgs)...)
 			}
 			a := startAppliance(t, bin, args)
+			chPID := clickhousePID(srv.Dir)
+			ch0, self0 := procCPU(chPID), selfCPU()
 			count := int(float64(rate) * secs)
 			res, err := gen.SendHEP(context.Background(), &gen.HEPConfig{
 				Addr:       "127.0.0.1:" + strconv.Itoa(port),
@@ -270,7 +311,10 @@ func TestHEPIngest(t *testing.T) {
 			}
 			st := ingestStep{rate: rate, sent: res.Sent, calls: res.Calls, sendRate: res.PPS(), procDrops: udpDrops(port),
 				received: m["appliance_hep_received_total"], kernelDrops: int64(m["appliance_hep_kernel_drops_total"])}
+			st.cpuSend = selfCPU() - self0
 			st.drain = a.stop(t)
+			st.cpuApp = a.cmd.ProcessState.UserTime() + a.cmd.ProcessState.SystemTime()
+			st.cpuCH = procCPU(chPID) - ch0
 			logText := a.log()
 			var stopped map[string]any
 			for _, line := range strings.Split(logText, "\n") {
@@ -286,17 +330,19 @@ func TestHEPIngest(t *testing.T) {
 			if stopped == nil {
 				t.Errorf("rate %d: no 'stopped' line in the appliance log:\n%s", rate, logText)
 			}
-			t.Logf("rate %d: sent %d (%.0f/s), received %.0f, socket drops %d (metrics %d), stored %.0f, inserted %.0f, rows %d, distinct Call-IDs %d of %d, lost %.0f, insert errors %.0f, spooled %.0f, drain %s",
+			t.Logf("rate %d: sent %d (%.0f/s), received %.0f, socket drops %d (metrics %d), stored %.0f, inserted %.0f, rows %d, distinct Call-IDs %d of %d, lost %.0f, insert errors %.0f, spooled %.0f, drain %s; CPU s: appliance %.2f, clickhouse %.2f, sender %.2f",
 				rate, st.sent, st.sendRate, st.received, st.procDrops, st.kernelDrops, st.stored, st.inserted,
-				st.rows, st.distinct, st.calls, st.lost, st.insertErrs, st.spooled, st.drain.Round(time.Millisecond))
+				st.rows, st.distinct, st.calls, st.lost, st.insertErrs, st.spooled, st.drain.Round(time.Millisecond),
+				st.cpuApp.Seconds(), st.cpuCH.Seconds(), st.cpuSend.Seconds())
 			steps = append(steps, st)
 		}
 	}
 	var b strings.Builder
-	b.WriteString("| offered msg/s | sent | sent/s | rows in ClickHouse | missing | distinct Call-IDs (sent) | socket drops | insert errors | rows lost | drain after SIGTERM |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| offered msg/s | sent | sent/s | rows in ClickHouse | missing | distinct Call-IDs (sent) | socket drops | insert errors | rows lost | drain after SIGTERM | CPU s appliance / clickhouse / sender |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range steps {
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %d | %d | %d (%d) | %d | %.0f | %.0f | %s |\n", s.rate, s.sent, s.sendRate,
-			s.rows, int64(s.sent)-s.rows, s.distinct, s.calls, s.procDrops, s.insertErrs, s.lost, s.drain.Round(time.Millisecond))
+		fmt.Fprintf(&b, "| %d | %d | %.0f | %d | %d | %d (%d) | %d | %.0f | %.0f | %s | %.2f / %.2f / %.2f |\n", s.rate, s.sent, s.sendRate,
+			s.rows, int64(s.sent)-s.rows, s.distinct, s.calls, s.procDrops, s.insertErrs, s.lost, s.drain.Round(time.Millisecond),
+			s.cpuApp.Seconds(), s.cpuCH.Seconds(), s.cpuSend.Seconds())
 	}
 	t.Logf("\n%s", b.String())
 }
