@@ -1,5 +1,10 @@
 package decode
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // Byte helpers for the text decoders. None of them allocates; all of them
 // return sub-slices of their input.
 
@@ -28,11 +33,6 @@ func equalFoldLowerBytes(b, lower []byte) bool {
 		}
 	}
 	return true
-}
-
-// hasPrefixFoldLower reports whether b starts with lower, ignoring ASCII case.
-func hasPrefixFoldLower(b []byte, lower string) bool {
-	return len(b) >= len(lower) && equalFoldLower(b[:len(lower)], lower)
 }
 
 // isLWS reports whether c is linear white space inside a (possibly folded)
@@ -73,4 +73,40 @@ func parseDigits(b []byte, maxDigits int) (uint64, bool) {
 		v = v*10 + uint64(c-'0')
 	}
 	return v, true
+}
+
+// SWAR constants: one bit or value per byte of a little-endian word.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+	swarLow7 = 0x7f7f7f7f7f7f7f7f
+)
+
+// alnumMask returns a word with the high bit set in each byte of w that is
+// an ASCII letter, digit, '-' or '.'. None of these bytes ends a header name,
+// a host, a user part or a parameter value, so scanners skip runs of them
+// eight at a time and handle the rest one byte at a time. Every addition
+// below stays within its byte: operands are below 0x80.
+func alnumMask(w uint64) uint64 {
+	x := w & swarLow7
+	y := x | 0x2020202020202020 // 'A'-'Z' -> 'a'-'z'; other bytes leave [a-z]
+	letter := (y + swarOnes*(0x80-'a')) &^ (y + swarOnes*(0x7f-'z'))
+	digit := (x + swarOnes*(0x80-'0')) &^ (x + swarOnes*(0x7f-'9'))
+	dashDot := (x + swarOnes*(0x80-'-')) &^ (x + swarOnes*(0x7f-'.'))
+	return (letter | digit | dashDot) &^ w & swarHigh
+}
+
+// skipAlnum returns the index of the first byte of b at or after i that is
+// not a letter, digit, '-' or '.' (len(b) if none).
+func skipAlnum(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if nm := ^alnumMask(binary.LittleEndian.Uint64(b[i:])) & swarHigh; nm != 0 {
+			return i + bits.TrailingZeros64(nm)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && sipClassTable[b[i]]&clsAlnum != 0 {
+		i++
+	}
+	return i
 }

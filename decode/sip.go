@@ -2,7 +2,10 @@ package decode
 
 //go:generate go run sipheader_generate.go
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // SIP is a parsed SIP message. Byte-slice fields alias the input passed to
 // DecodeFrom and are valid only until the next DecodeFrom or Reset, or until the
@@ -205,10 +208,54 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			hdrEnd = pos + 2
 			break
 		}
-		var hl []byte
-		hl, pos = sipHeaderLine(data, pos)
-		if e := s.header(hl, m); e != nil && err == nil {
-			err = e
+		// Name, optional SP/HT, colon. None of these scans can pass a LF.
+		i := pos
+		for i < len(data) && tokenTable[data[i]] {
+			i++
+		}
+		nameEnd := i
+		for i < len(data) && (data[i] == ' ' || data[i] == '\t') {
+			i++
+		}
+		ok := nameEnd > pos && i < len(data) && data[i] == ':'
+		// End of the logical line: the LF not followed by SP or HT (a fold).
+		end, next := len(data), len(data)
+		for p := i; ; {
+			nl := bytes.IndexByte(data[p:], '\n')
+			if nl < 0 {
+				break
+			}
+			p += nl + 1
+			if p < len(data) && (data[p] == ' ' || data[p] == '\t') {
+				continue
+			}
+			end, next = p-1, p
+			break
+		}
+		if !ok {
+			if err == nil && len(trimLWS(data[pos:end])) != 0 {
+				err = ErrSIPBadHeader
+			}
+			pos = next
+			continue
+		}
+		name := data[pos:nameEnd]
+		id := lookupSIPHeader(name)
+		pos = next
+		extra := m.idMask&(1<<id) != 0 || (id == hdrUnknown && m.lenMask&lenBit(len(name)) != 0)
+		first := id != hdrUnknown && s.seen&(1<<id) == 0
+		if !first && !extra {
+			continue
+		}
+		v := trimLWS(data[i+1 : end])
+		if first {
+			s.seen |= 1 << id
+			if e := s.known(id, v); e != nil && err == nil {
+				err = e
+			}
+		}
+		if extra {
+			s.extra(m, id, name, v)
 		}
 	}
 
@@ -241,27 +288,6 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	}
 	if err == nil && len(s.CallID) == 0 {
 		err = ErrSIPNoCallID
-	}
-	return err
-}
-
-// header decodes one logical header line (folded continuations included).
-func (s *SIP) header(line []byte, m *sipMatcher) error {
-	name, v, ok := splitHeader(line)
-	if !ok {
-		if len(trimLWS(line)) == 0 {
-			return nil
-		}
-		return ErrSIPBadHeader
-	}
-	id := lookupSIPHeader(name)
-	var err error
-	if id != hdrUnknown && s.seen&(1<<id) == 0 {
-		s.seen |= 1 << id
-		err = s.known(id, v)
-	}
-	if m.idMask&(1<<id) != 0 || (id == hdrUnknown && m.lenMask&lenBit(len(name)) != 0) {
-		s.extra(m, id, name, v)
 	}
 	return err
 }
@@ -427,7 +453,7 @@ type sipStartLine struct {
 // belongs and ErrSIPBadStartLine when it does but is malformed; the parts
 // that parsed are kept.
 func (sl *sipStartLine) parse(line []byte) error {
-	if hasPrefixFoldLower(line, "sip/") {
+	if hasSIPSlash(line) {
 		sp := bytes.IndexByte(line, ' ')
 		if sp < 0 || !isSIPVersion(line[:sp]) {
 			return ErrNotSIP
@@ -452,17 +478,13 @@ func (sl *sipStartLine) parse(line []byte) error {
 	if last < 0 || !isSIPVersion(line[last+1:]) {
 		return ErrNotSIP
 	}
-	first := bytes.IndexByte(line, ' ')
-	method := line[:first]
-	for _, c := range method {
-		if !tokenTable[c] {
-			return ErrSIPBadStartLine
-		}
-	}
-	if len(method) == 0 {
+	// There is a space at last, so the token run stops at or before it; it
+	// stops short when the method holds a byte that is not a token byte.
+	first := skipToken(line, 0)
+	if first == 0 || line[first] != ' ' {
 		return ErrSIPBadStartLine
 	}
-	sl.method = method
+	sl.method = line[:first]
 	if first == last {
 		return ErrSIPBadStartLine
 	}
@@ -476,7 +498,10 @@ func (sl *sipStartLine) parse(line []byte) error {
 
 // isSIPVersion reports whether b is "SIP/" 1*DIGIT "." 1*DIGIT (any case).
 func isSIPVersion(b []byte) bool {
-	if !hasPrefixFoldLower(b, "sip/") {
+	if len(b) == 7 && hasSIPSlash(b) && b[5] == '.' && isDigit(b[4]) && isDigit(b[6]) {
+		return true // "SIP/2.0"
+	}
+	if !hasSIPSlash(b) {
 		return false
 	}
 	b = b[4:]
@@ -487,6 +512,24 @@ func isSIPVersion(b []byte) bool {
 	_, ok1 := parseDigits(b[:dot], 3)
 	_, ok2 := parseDigits(b[dot+1:], 3)
 	return ok1 && ok2
+}
+
+// hasSIPSlash reports whether b starts with "SIP/" in any case.
+func hasSIPSlash(b []byte) bool {
+	// ORing 0x20 into the three letters folds case exactly; '/' is compared as is.
+	return len(b) >= 4 && binary.LittleEndian.Uint32(b)|0x00202020 == 'p'<<16|'i'<<8|'s'|'/'<<24
+}
+
+// isDigit reports whether c is an ASCII digit.
+func isDigit(c byte) bool { return c-'0' <= 9 }
+
+// skipToken returns the index of the first byte of b at or after i that is
+// not a token byte (len(b) if none).
+func skipToken(b []byte, i int) int {
+	for i < len(b) && tokenTable[b[i]] {
+		i++
+	}
+	return i
 }
 
 // maxStartLine bounds how far LooksLikeSIP searches for the end of the start
@@ -615,14 +658,22 @@ func splitNameAddr(v []byte) (uri, params []byte) {
 // (nothing for other schemes). For tel: the user is the number and host is
 // nil. An IPv6 host keeps its brackets.
 func splitURI(u []byte) (user, host []byte, port uint16) {
-	u = trimLWS(u)
+	i := 0
+	for i < len(u) && isLWS(u[i]) {
+		i++
+	}
+	u = u[i:]
+	if len(u) < 4 {
+		return nil, nil, 0
+	}
 	var rest []byte
-	switch {
-	case hasPrefixFoldLower(u, "sip:"):
+	// ORing 0x20 into the letters folds case exactly; ':' is compared as is.
+	switch w := binary.LittleEndian.Uint32(u); {
+	case w|0x00202020 == 's'|'i'<<8|'p'<<16|':'<<24:
 		rest = u[4:]
-	case hasPrefixFoldLower(u, "sips:"):
+	case w|0x20202020 == 's'|'i'<<8|'p'<<16|'s'<<24 && len(u) > 4 && u[4] == ':':
 		rest = u[5:]
-	case hasPrefixFoldLower(u, "tel:"):
+	case w|0x00202020 == 't'|'e'<<8|'l'<<16|':'<<24:
 		rest = u[4:]
 		i := 0
 		for i < len(rest) && rest[i] != ';' && rest[i] != '?' && !isLWS(rest[i]) {
@@ -632,16 +683,24 @@ func splitURI(u []byte) (user, host []byte, port uint16) {
 	default:
 		return nil, nil, 0
 	}
-	end := len(rest)
-	if q := bytes.IndexByte(rest, '?'); q >= 0 {
-		end = q
-	}
-	if at := bytes.IndexByte(rest[:end], '@'); at >= 0 {
-		ui := rest[:at]
-		if c := bytes.IndexByte(ui, ':'); c >= 0 {
-			ui = ui[:c]
+	// One pass to the first '@' or '?', noting the first ':' (the user part
+	// ends there, before a password).
+	colon := -1
+	for i = 0; i < len(rest); i++ {
+		if c := rest[i]; sipClassTable[c]&clsURIMark == 0 {
+			continue
+		} else if c == '@' || c == '?' {
+			break
+		} else if colon < 0 {
+			colon = i // c == ':'
 		}
-		user, rest = ui, rest[at+1:]
+	}
+	if i < len(rest) && rest[i] == '@' {
+		user = rest[:i]
+		if colon >= 0 {
+			user = rest[:colon]
+		}
+		rest = rest[i+1:]
 	}
 	host, port = splitHostPort(rest)
 	return user, host, port
@@ -651,8 +710,12 @@ func splitURI(u []byte) (user, host []byte, port uint16) {
 // host stops at ';', '?', '>', ',' or white space. The port is 0 when absent
 // or not a number below 65536.
 func splitHostPort(b []byte) (host []byte, port uint16) {
-	b = trimLWS(b)
 	i := 0
+	for i < len(b) && isLWS(b[i]) {
+		i++
+	}
+	b = b[i:]
+	i = 0
 	if len(b) > 0 && b[0] == '[' {
 		if c := bytes.IndexByte(b, ']'); c >= 0 {
 			i = c + 1
@@ -664,7 +727,7 @@ func splitHostPort(b []byte) (host []byte, port uint16) {
 	host = b[:i]
 	if i < len(b) && b[i] == ':' {
 		j := i + 1
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		for j < len(b) && isDigit(b[j]) {
 			j++
 		}
 		if n, ok := parseDigits(b[i+1:j], 5); ok && n <= 65535 {
@@ -728,10 +791,7 @@ func findParam(p []byte, name string) []byte {
 		for j < len(p) && isLWS(p[j]) {
 			j++
 		}
-		k := j
-		for k < len(p) && tokenTable[p[k]] {
-			k++
-		}
+		k := skipToken(p, j)
 		if !equalFoldLower(p[j:k], name) {
 			p = p[k:]
 			continue
@@ -750,7 +810,11 @@ func findParam(p []byte, name string) []byte {
 			return quoted(p[k+1:])
 		}
 		e := k
-		for e < len(p) && sipClassTable[p[e]]&clsParamEnd == 0 {
+		for {
+			e = skipAlnum(p, e)
+			if e >= len(p) || sipClassTable[p[e]]&clsParamEnd != 0 {
+				break
+			}
 			e++
 		}
 		return p[k:e]

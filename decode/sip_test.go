@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -714,4 +716,92 @@ func TestSIPGolden(t *testing.T) {
 			t.Errorf("%s: decoded fields differ from %s\ngot:\n%s\nwant:\n%s", path, golden, got, want)
 		}
 	}
+}
+
+// TestSIPAlnumMask checks the SWAR classifier against the byte table for
+// every byte value at every position of a word, among several neighbours.
+func TestSIPAlnumMask(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			for _, fill := range []byte{'a', 'Z', '9', '-', 0x80, ':', 0xff, 0, '@', '`'} {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				m := alnumMask(binary.LittleEndian.Uint64(b[:]))
+				for i := range b {
+					if got, want := m>>(8*i+7)&1 == 1, sipClassTable[b[i]]&clsAlnum != 0; got != want {
+						t.Fatalf("byte %#x at %d among %#x: alnumMask says %v", b[i], i, fill, got)
+					}
+				}
+				if m&^swarHigh != 0 {
+					t.Fatalf("alnumMask(%q) = %#x sets bits other than the high ones", b[:], m)
+				}
+				if got, want := skipAlnum(b[:], 0), bytes.IndexFunc(b[:], func(r rune) bool { return r >= utf8.RuneSelf || sipClassTable[r]&clsAlnum == 0 }); want >= 0 && got != want || want < 0 && got != 8 {
+					t.Fatalf("skipAlnum(%q) = %d, want %d", b[:], got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestSIPLookupHeader checks the word-compare header lookup: every known
+// name in mixed case, its compact form, and near misses.
+func TestSIPLookupHeader(t *testing.T) {
+	if got := lookupSIPHeader(nil); got != hdrUnknown {
+		t.Errorf("empty name: %d", got)
+	}
+	for id := hdrUnknown + 1; id < numSIPHdr; id++ {
+		name := sipHeaderNames[id]
+		for _, variant := range []string{name, strings.ToUpper(name), mixCase(name, 0), mixCase(name, 1)} {
+			if got := lookupSIPHeader([]byte(variant)); got != id {
+				t.Errorf("%q: got %q", variant, sipHeaderNames[got])
+			}
+		}
+		// Near misses: one byte changed to another token byte, a byte
+		// added or removed. None may match this id.
+		for i := range len(name) {
+			for _, c := range []byte{'x', '_', '1', '.', 'A' + name[i]%26} {
+				b := []byte(name)
+				if b[i]|0x20 == c|0x20 {
+					continue
+				}
+				b[i] = c
+				if got := lookupSIPHeader(b); got == id {
+					t.Errorf("%q matches %q", b, name)
+				}
+			}
+		}
+		for _, miss := range []string{name + "x", name[1:], name[:len(name)-1], "x" + name} {
+			if got := lookupSIPHeader([]byte(miss)); got == id && len(miss) > 1 {
+				t.Errorf("%q matches %q", miss, name)
+			}
+		}
+	}
+	compact := map[byte]sipHdr{'i': hdrCallID, 'f': hdrFrom, 't': hdrTo, 'v': hdrVia, 'm': hdrContact,
+		'l': hdrContentLength, 'c': hdrContentType, 'k': hdrSupported, 's': hdrSubject}
+	for c, id := range compact {
+		for _, v := range []byte{c, c - 'a' + 'A'} {
+			if got := lookupSIPHeader([]byte{v}); got != id {
+				t.Errorf("compact %q: got %q", v, sipHeaderNames[got])
+			}
+		}
+	}
+	for _, v := range []string{"g", "Z", "1", "-"} {
+		if got := lookupSIPHeader([]byte(v)); got != hdrUnknown {
+			t.Errorf("%q: got %q", v, sipHeaderNames[got])
+		}
+	}
+}
+
+// mixCase upper-cases every other letter of s, starting at phase.
+func mixCase(s string, phase int) string {
+	b := []byte(s)
+	for i := phase; i < len(b); i += 2 {
+		if b[i] >= 'a' && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
 }

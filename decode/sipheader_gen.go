@@ -2,6 +2,8 @@
 
 package decode
 
+import "encoding/binary"
+
 // sipHdr identifies a SIP header name the decoder recognises; hdrUnknown for others.
 type sipHdr uint8
 
@@ -47,248 +49,278 @@ const (
 	numSIPHdr
 )
 
+// sipHeaderNames gives the lower-case full name of each id ("" for hdrUnknown).
+var sipHeaderNames = [numSIPHdr]string{
+	hdrCallID:             "call-id",
+	hdrFrom:               "from",
+	hdrTo:                 "to",
+	hdrVia:                "via",
+	hdrCSeq:               "cseq",
+	hdrContact:            "contact",
+	hdrContentLength:      "content-length",
+	hdrContentType:        "content-type",
+	hdrContentEncoding:    "content-encoding",
+	hdrEvent:              "event",
+	hdrIdentity:           "identity",
+	hdrIdentityInfo:       "identity-info",
+	hdrReferTo:            "refer-to",
+	hdrReferredBy:         "referred-by",
+	hdrRejectContact:      "reject-contact",
+	hdrRequestDisposition: "request-disposition",
+	hdrSessionExpires:     "session-expires",
+	hdrSubject:            "subject",
+	hdrSupported:          "supported",
+	hdrAcceptContact:      "accept-contact",
+	hdrAllowEvents:        "allow-events",
+	hdrUserAgent:          "user-agent",
+	hdrServer:             "server",
+	hdrAuthorization:      "authorization",
+	hdrProxyAuthorization: "proxy-authorization",
+	hdrPAssertedIdentity:  "p-asserted-identity",
+	hdrPPreferredIdentity: "p-preferred-identity",
+	hdrRemotePartyID:      "remote-party-id",
+	hdrDiversion:          "diversion",
+	hdrReason:             "reason",
+	hdrXOIP:               "x-oip",
+	hdrXRTPStatAdd:        "x-rtp-stat-add",
+	hdrXRTPStatT38:        "x-rtp-stat-t38",
+	hdrXRTPStat:           "x-rtp-stat",
+	hdrPRTPStat:           "p-rtp-stat",
+	hdrXNGRTPStats:        "x-ng-rtp-stats",
+	hdrRTPRxStat:          "rtp-rxstat",
+}
+
+// sipCompactTable maps the compact form of a header name (either case) to its id.
+var sipCompactTable = [256]sipHdr{
+	'a': hdrAcceptContact, 'A': hdrAcceptContact,
+	'b': hdrReferredBy, 'B': hdrReferredBy,
+	'c': hdrContentType, 'C': hdrContentType,
+	'd': hdrRequestDisposition, 'D': hdrRequestDisposition,
+	'e': hdrContentEncoding, 'E': hdrContentEncoding,
+	'f': hdrFrom, 'F': hdrFrom,
+	'i': hdrCallID, 'I': hdrCallID,
+	'j': hdrRejectContact, 'J': hdrRejectContact,
+	'k': hdrSupported, 'K': hdrSupported,
+	'l': hdrContentLength, 'L': hdrContentLength,
+	'm': hdrContact, 'M': hdrContact,
+	'n': hdrIdentityInfo, 'N': hdrIdentityInfo,
+	'o': hdrEvent, 'O': hdrEvent,
+	'r': hdrReferTo, 'R': hdrReferTo,
+	's': hdrSubject, 'S': hdrSubject,
+	't': hdrTo, 'T': hdrTo,
+	'u': hdrAllowEvents, 'U': hdrAllowEvents,
+	'v': hdrVia, 'V': hdrVia,
+	'x': hdrSessionExpires, 'X': hdrSessionExpires,
+	'y': hdrIdentity, 'Y': hdrIdentity,
+}
+
 // lookupSIPHeader returns the id of the header named name, compared
-// case-insensitively; compact forms map to the id of their full name.
+// case-insensitively; compact forms map to the id of their full name. name
+// must consist of token characters (tokenTable): it is compared a word at a
+// time with 0x20 ORed into every byte, which folds case exactly for those.
 func lookupSIPHeader(name []byte) sipHdr {
-	if len(name) == 0 {
-		return hdrUnknown
-	}
+	const m = 0x2020202020202020
 	switch len(name) {
 	case 1:
-		switch toLowerTable[name[0]] {
-		case 'a':
-			return hdrAcceptContact
-		case 'b':
-			return hdrReferredBy
-		case 'c':
-			return hdrContentType
-		case 'd':
-			return hdrRequestDisposition
-		case 'e':
-			return hdrContentEncoding
-		case 'f':
-			return hdrFrom
-		case 'i':
-			return hdrCallID
-		case 'j':
-			return hdrRejectContact
-		case 'k':
-			return hdrSupported
-		case 'l':
-			return hdrContentLength
-		case 'm':
-			return hdrContact
-		case 'n':
-			return hdrIdentityInfo
-		case 'o':
-			return hdrEvent
-		case 'r':
-			return hdrReferTo
-		case 's':
-			return hdrSubject
-		case 't':
-			return hdrTo
-		case 'u':
-			return hdrAllowEvents
-		case 'v':
-			return hdrVia
-		case 'x':
-			return hdrSessionExpires
-		case 'y':
-			return hdrIdentity
-		}
+		return sipCompactTable[name[0]]
 	case 2:
-		switch toLowerTable[name[0]] {
-		case 't':
-			if equalFoldLower(name[1:], "o") {
-				return hdrTo
-			}
+		k0 := uint64(binary.LittleEndian.Uint16(name)) | 0x2020
+		switch k0 {
+		case 0x6f74:
+			return hdrTo
 		}
 	case 3:
-		switch toLowerTable[name[0]] {
-		case 'v':
-			if equalFoldLower(name[1:], "ia") {
-				return hdrVia
-			}
+		k0 := (uint64(binary.LittleEndian.Uint16(name)) | uint64(name[2])<<16) | 0x202020
+		switch k0 {
+		case 0x616976:
+			return hdrVia
 		}
 	case 4:
-		switch toLowerTable[name[0]] {
-		case 'c':
-			if equalFoldLower(name[1:], "seq") {
-				return hdrCSeq
-			}
-		case 'f':
-			if equalFoldLower(name[1:], "rom") {
-				return hdrFrom
-			}
+		k0 := uint64(binary.LittleEndian.Uint32(name)) | 0x20202020
+		switch k0 {
+		case 0x6d6f7266:
+			return hdrFrom
+		case 0x71657363:
+			return hdrCSeq
 		}
 	case 5:
-		switch toLowerTable[name[0]] {
-		case 'e':
-			if equalFoldLower(name[1:], "vent") {
-				return hdrEvent
-			}
-		case 'x':
-			if equalFoldLower(name[1:], "-oip") {
-				return hdrXOIP
-			}
+		k0 := (uint64(binary.LittleEndian.Uint32(name)) | uint64(binary.LittleEndian.Uint32(name[1:]))<<32) | m
+		switch k0 {
+		case 0x70696f2d696f2d78:
+			return hdrXOIP
+		case 0x746e65766e657665:
+			return hdrEvent
 		}
 	case 6:
-		switch toLowerTable[name[0]] {
-		case 'r':
-			if equalFoldLower(name[1:], "eason") {
-				return hdrReason
-			}
-		case 's':
-			if equalFoldLower(name[1:], "erver") {
-				return hdrServer
-			}
+		k0 := (uint64(binary.LittleEndian.Uint32(name)) | uint64(binary.LittleEndian.Uint32(name[2:]))<<32) | m
+		switch k0 {
+		case 0x6e6f736173616572:
+			return hdrReason
+		case 0x7265767276726573:
+			return hdrServer
 		}
 	case 7:
-		switch toLowerTable[name[0]] {
-		case 'c':
-			if equalFoldLower(name[1:], "all-id") {
-				return hdrCallID
-			}
-			if equalFoldLower(name[1:], "ontact") {
-				return hdrContact
-			}
-		case 's':
-			if equalFoldLower(name[1:], "ubject") {
-				return hdrSubject
-			}
+		k0 := (uint64(binary.LittleEndian.Uint32(name)) | uint64(binary.LittleEndian.Uint32(name[3:]))<<32) | m
+		switch k0 {
+		case 0x64692d6c6c6c6163:
+			return hdrCallID
+		case 0x74636174746e6f63:
+			return hdrContact
+		case 0x7463656a6a627573:
+			return hdrSubject
 		}
 	case 8:
-		switch toLowerTable[name[0]] {
-		case 'i':
-			if equalFoldLower(name[1:], "dentity") {
-				return hdrIdentity
-			}
-		case 'r':
-			if equalFoldLower(name[1:], "efer-to") {
-				return hdrReferTo
-			}
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		switch k0 {
+		case 0x6f742d7265666572:
+			return hdrReferTo
+		case 0x797469746e656469:
+			return hdrIdentity
 		}
 	case 9:
-		switch toLowerTable[name[0]] {
-		case 'd':
-			if equalFoldLower(name[1:], "iversion") {
-				return hdrDiversion
-			}
-		case 's':
-			if equalFoldLower(name[1:], "upported") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[1:]) | m
+		switch k0 {
+		case 0x6574726f70707573:
+			if k1 == 0x646574726f707075 {
 				return hdrSupported
+			}
+		case 0x6f69737265766964:
+			if k1 == 0x6e6f697372657669 {
+				return hdrDiversion
 			}
 		}
 	case 10:
-		switch toLowerTable[name[0]] {
-		case 'p':
-			if equalFoldLower(name[1:], "-rtp-stat") {
-				return hdrPRTPStat
-			}
-		case 'r':
-			if equalFoldLower(name[1:], "tp-rxstat") {
-				return hdrRTPRxStat
-			}
-		case 'u':
-			if equalFoldLower(name[1:], "ser-agent") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[2:]) | m
+		switch k0 {
+		case 0x6567612d72657375:
+			if k1 == 0x746e6567612d7265 {
 				return hdrUserAgent
 			}
-		case 'x':
-			if equalFoldLower(name[1:], "-rtp-stat") {
+		case 0x74732d7074722d70:
+			if k1 == 0x746174732d707472 {
+				return hdrPRTPStat
+			}
+		case 0x74732d7074722d78:
+			if k1 == 0x746174732d707472 {
 				return hdrXRTPStat
+			}
+		case 0x747378722d707472:
+			if k1 == 0x7461747378722d70 {
+				return hdrRTPRxStat
 			}
 		}
 	case 11:
-		switch toLowerTable[name[0]] {
-		case 'r':
-			if equalFoldLower(name[1:], "eferred-by") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[3:]) | m
+		switch k0 {
+		case 0x6465727265666572:
+			if k1 == 0x79622d6465727265 {
 				return hdrReferredBy
 			}
 		}
 	case 12:
-		switch toLowerTable[name[0]] {
-		case 'a':
-			if equalFoldLower(name[1:], "llow-events") {
-				return hdrAllowEvents
-			}
-		case 'c':
-			if equalFoldLower(name[1:], "ontent-type") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[4:]) | m
+		switch k0 {
+		case 0x2d746e65746e6f63:
+			if k1 == 0x657079742d746e65 {
 				return hdrContentType
+			}
+		case 0x76652d776f6c6c61:
+			if k1 == 0x73746e6576652d77 {
+				return hdrAllowEvents
 			}
 		}
 	case 13:
-		switch toLowerTable[name[0]] {
-		case 'a':
-			if equalFoldLower(name[1:], "uthorization") {
-				return hdrAuthorization
-			}
-		case 'i':
-			if equalFoldLower(name[1:], "dentity-info") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[5:]) | m
+		switch k0 {
+		case 0x797469746e656469:
+			if k1 == 0x6f666e692d797469 {
 				return hdrIdentityInfo
+			}
+		case 0x7a69726f68747561:
+			if k1 == 0x6e6f6974617a6972 {
+				return hdrAuthorization
 			}
 		}
 	case 14:
-		switch toLowerTable[name[0]] {
-		case 'a':
-			if equalFoldLower(name[1:], "ccept-contact") {
-				return hdrAcceptContact
-			}
-		case 'c':
-			if equalFoldLower(name[1:], "ontent-length") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[6:]) | m
+		switch k0 {
+		case 0x2d746e65746e6f63:
+			if k1 == 0x6874676e656c2d74 {
 				return hdrContentLength
 			}
-		case 'r':
-			if equalFoldLower(name[1:], "eject-contact") {
+		case 0x632d7463656a6572:
+			if k1 == 0x746361746e6f632d {
 				return hdrRejectContact
 			}
-		case 'x':
-			if equalFoldLower(name[1:], "-rtp-stat-add") {
+		case 0x632d747065636361:
+			if k1 == 0x746361746e6f632d {
+				return hdrAcceptContact
+			}
+		case 0x7074722d676e2d78:
+			if k1 == 0x73746174732d7074 {
+				return hdrXNGRTPStats
+			}
+		case 0x74732d7074722d78:
+			if k1 == 0x6464612d74617473 {
 				return hdrXRTPStatAdd
 			}
-			if equalFoldLower(name[1:], "-rtp-stat-t38") {
+			if k1 == 0x3833742d74617473 {
 				return hdrXRTPStatT38
-			}
-			if equalFoldLower(name[1:], "-ng-rtp-stats") {
-				return hdrXNGRTPStats
 			}
 		}
 	case 15:
-		switch toLowerTable[name[0]] {
-		case 'r':
-			if equalFoldLower(name[1:], "emote-party-id") {
-				return hdrRemotePartyID
-			}
-		case 's':
-			if equalFoldLower(name[1:], "ession-expires") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[7:]) | m
+		switch k0 {
+		case 0x2d6e6f6973736573:
+			if k1 == 0x736572697078652d {
 				return hdrSessionExpires
+			}
+		case 0x702d65746f6d6572:
+			if k1 == 0x64692d7974726170 {
+				return hdrRemotePartyID
 			}
 		}
 	case 16:
-		switch toLowerTable[name[0]] {
-		case 'c':
-			if equalFoldLower(name[1:], "ontent-encoding") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[8:]) | m
+		switch k0 {
+		case 0x2d746e65746e6f63:
+			if k1 == 0x676e69646f636e65 {
 				return hdrContentEncoding
 			}
 		}
 	case 19:
-		switch toLowerTable[name[0]] {
-		case 'p':
-			if equalFoldLower(name[1:], "roxy-authorization") {
-				return hdrProxyAuthorization
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[8:]) | m
+		k2 := binary.LittleEndian.Uint64(name[11:]) | m
+		switch k0 {
+		case 0x2d74736575716572:
+			if k1 == 0x7469736f70736964 && k2 == 0x6e6f697469736f70 {
+				return hdrRequestDisposition
 			}
-			if equalFoldLower(name[1:], "-asserted-identity") {
+		case 0x7472657373612d70:
+			if k1 == 0x746e6564692d6465 && k2 == 0x797469746e656469 {
 				return hdrPAssertedIdentity
 			}
-		case 'r':
-			if equalFoldLower(name[1:], "equest-disposition") {
-				return hdrRequestDisposition
+		case 0x75612d79786f7270:
+			if k1 == 0x74617a69726f6874 && k2 == 0x6e6f6974617a6972 {
+				return hdrProxyAuthorization
 			}
 		}
 	case 20:
-		switch toLowerTable[name[0]] {
-		case 'p':
-			if equalFoldLower(name[1:], "-preferred-identity") {
+		k0 := binary.LittleEndian.Uint64(name[0:]) | m
+		k1 := binary.LittleEndian.Uint64(name[8:]) | m
+		k2 := binary.LittleEndian.Uint64(name[12:]) | m
+		switch k0 {
+		case 0x7265666572702d70:
+			if k1 == 0x6e6564692d646572 && k2 == 0x797469746e656469 {
 				return hdrPPreferredIdentity
 			}
 		}

@@ -73,6 +73,7 @@ func main() {
 func writeHeaders() {
 	var b bytes.Buffer
 	b.WriteString(hdr)
+	b.WriteString("import \"encoding/binary\"\n\n")
 	b.WriteString("// sipHdr identifies a SIP header name the decoder recognises; hdrUnknown for others.\ntype sipHdr uint8\n\nconst (\n\thdrUnknown sipHdr = iota\n")
 	for _, h := range headers {
 		fmt.Fprintf(&b, "\thdr%s // %s", h.id, h.name)
@@ -82,51 +83,155 @@ func writeHeaders() {
 		b.WriteString("\n")
 	}
 	b.WriteString("\tnumSIPHdr\n)\n\n")
-
-	type entry struct {
-		lower string
-		id    string
-	}
-	byLen := map[int]map[byte][]entry{}
-	add := func(s, id string) {
-		if byLen[len(s)] == nil {
-			byLen[len(s)] = map[byte][]entry{}
-		}
-		byLen[len(s)][s[0]] = append(byLen[len(s)][s[0]], entry{s, id})
-	}
+	b.WriteString("// sipHeaderNames gives the lower-case full name of each id (\"\" for hdrUnknown).\nvar sipHeaderNames = [numSIPHdr]string{\n")
 	for _, h := range headers {
-		add(h.name, h.id)
+		fmt.Fprintf(&b, "\thdr%s: %q,\n", h.id, h.name)
+	}
+	b.WriteString("}\n\n")
+
+	// Each name is compared as one or more little-endian words of its bytes
+	// ORed with 0x20: for the token characters a header name consists of,
+	// that folds upper to lower case and changes nothing else a known name
+	// contains (letters, digits, '-').
+	type entry struct {
+		id    string
+		words []uint64
+	}
+	byLen := map[int][]entry{}
+	compact := map[byte]string{}
+	for _, h := range headers {
+		byLen[len(h.name)] = append(byLen[len(h.name)], entry{h.id, nameWords(h.name)})
 		if h.compact != 0 {
-			add(string(h.compact), h.id)
+			compact[h.compact] = h.id
 		}
 	}
-	b.WriteString("// lookupSIPHeader returns the id of the header named name, compared\n// case-insensitively; compact forms map to the id of their full name.\nfunc lookupSIPHeader(name []byte) sipHdr {\n\tif len(name) == 0 {\n\t\treturn hdrUnknown\n\t}\n\tswitch len(name) {\n")
+	b.WriteString(`// sipCompactTable maps the compact form of a header name (either case) to its id.
+var sipCompactTable = [256]sipHdr{
+`)
+	var cs []int
+	for c := range compact {
+		cs = append(cs, int(c))
+	}
+	sort.Ints(cs)
+	for _, c := range cs {
+		fmt.Fprintf(&b, "\t'%c': hdr%s, '%c': hdr%s,\n", c, compact[byte(c)], c-'a'+'A', compact[byte(c)])
+	}
+	b.WriteString("}\n\n")
+	b.WriteString(`// lookupSIPHeader returns the id of the header named name, compared
+// case-insensitively; compact forms map to the id of their full name. name
+// must consist of token characters (tokenTable): it is compared a word at a
+// time with 0x20 ORed into every byte, which folds case exactly for those.
+func lookupSIPHeader(name []byte) sipHdr {
+	const m = 0x2020202020202020
+	switch len(name) {
+	case 1:
+		return sipCompactTable[name[0]]
+`)
 	var lens []int
 	for l := range byLen {
 		lens = append(lens, l)
 	}
 	sort.Ints(lens)
 	for _, l := range lens {
-		fmt.Fprintf(&b, "\tcase %d:\n\t\tswitch toLowerTable[name[0]] {\n", l)
-		var firsts []int
-		for c := range byLen[l] {
-			firsts = append(firsts, int(c))
+		fmt.Fprintf(&b, "\tcase %d:\n", l)
+		loads := wordLoads(l)
+		for i, ld := range loads {
+			fmt.Fprintf(&b, "\t\tk%d := %s\n", i, ld)
 		}
-		sort.Ints(firsts)
-		for _, c := range firsts {
-			fmt.Fprintf(&b, "\t\tcase '%c':\n", c)
-			for _, e := range byLen[l][byte(c)] {
-				if l == 1 {
-					fmt.Fprintf(&b, "\t\t\treturn hdr%s\n", e.id)
-					continue
+		// Group by the first word.
+		firsts := map[uint64][]entry{}
+		var keys []uint64
+		for _, e := range byLen[l] {
+			if firsts[e.words[0]] == nil {
+				keys = append(keys, e.words[0])
+			}
+			firsts[e.words[0]] = append(firsts[e.words[0]], e)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+		b.WriteString("\t\tswitch k0 {\n")
+		for _, k := range keys {
+			fmt.Fprintf(&b, "\t\tcase %#x:\n", k)
+			for _, e := range firsts[k] {
+				var conds []string
+				for i := 1; i < len(e.words); i++ {
+					conds = append(conds, fmt.Sprintf("k%d == %#x", i, e.words[i]))
 				}
-				fmt.Fprintf(&b, "\t\t\tif equalFoldLower(name[1:], %q) {\n\t\t\t\treturn hdr%s\n\t\t\t}\n", e.lower[1:], e.id)
+				if len(conds) == 0 {
+					fmt.Fprintf(&b, "\t\t\treturn hdr%s\n", e.id)
+				} else {
+					fmt.Fprintf(&b, "\t\t\tif %s {\n\t\t\t\treturn hdr%s\n\t\t\t}\n", strings.Join(conds, " && "), e.id)
+				}
 			}
 		}
 		b.WriteString("\t\t}\n")
 	}
 	b.WriteString("\t}\n\treturn hdrUnknown\n}\n")
 	write("sipheader_gen.go", b.Bytes())
+}
+
+// wordLoad describes one word of a name: its offset and size in bytes.
+type wordLoad struct{ off, size int }
+
+// nameLayout splits a name of length l (2..24) into the words compared:
+// one word up to 8 bytes, else overlapping 8-byte words covering it.
+func nameLayout(l int) []wordLoad {
+	switch {
+	case l <= 4:
+		return []wordLoad{{0, l}}
+	case l < 8:
+		// Two overlapping 4-byte words packed into one key.
+		return []wordLoad{{0, 4}, {l - 4, 4}}
+	case l == 8:
+		return []wordLoad{{0, 8}}
+	case l <= 16:
+		return []wordLoad{{0, 8}, {l - 8, 8}}
+	case l <= 24:
+		return []wordLoad{{0, 8}, {8, 8}, {l - 8, 8}}
+	}
+	log.Fatalf("header name of %d bytes: extend nameLayout", l)
+	return nil
+}
+
+// nameWords returns the comparison keys of a lower-case name, as the
+// expressions of wordLoads compute them.
+func nameWords(name string) []uint64 {
+	le := func(s string) uint64 {
+		var v uint64
+		for i := len(s) - 1; i >= 0; i-- {
+			v = v<<8 | uint64(s[i])
+		}
+		return v
+	}
+	lay := nameLayout(len(name))
+	if len(name) > 4 && len(name) < 8 {
+		return []uint64{le(name[:4]) | le(name[len(name)-4:])<<32}
+	}
+	var out []uint64
+	for _, w := range lay {
+		out = append(out, le(name[w.off:w.off+w.size]))
+	}
+	return out
+}
+
+// wordLoads returns the Go expressions computing the keys of a name of
+// length l from the bytes in name.
+func wordLoads(l int) []string {
+	lay := nameLayout(l)
+	switch {
+	case l == 2:
+		return []string{"uint64(binary.LittleEndian.Uint16(name)) | 0x2020"}
+	case l == 3:
+		return []string{"(uint64(binary.LittleEndian.Uint16(name)) | uint64(name[2])<<16) | 0x202020"}
+	case l == 4:
+		return []string{"uint64(binary.LittleEndian.Uint32(name)) | 0x20202020"}
+	case l < 8:
+		return []string{fmt.Sprintf("(uint64(binary.LittleEndian.Uint32(name)) | uint64(binary.LittleEndian.Uint32(name[%d:]))<<32) | m", l-4)}
+	}
+	var out []string
+	for _, w := range lay {
+		out = append(out, fmt.Sprintf("binary.LittleEndian.Uint64(name[%d:]) | m", w.off))
+	}
+	return out
 }
 
 func writeTables() {
@@ -161,6 +266,8 @@ const (
 	clsLWS       = 1 << iota // SP HT CR LF: white space inside a (folded) header value
 	clsHostEnd               // ends the host of a URI: ; ? > , : and white space
 	clsParamEnd              // ends an unquoted parameter value: ; , > ? and white space
+	clsAlnum                 // ASCII letter, digit, '-' or '.' (see alnumMask)
+	clsURIMark               // @ ? : (what splitURI looks for after the scheme)
 )
 
 `)
@@ -176,6 +283,12 @@ const (
 		}
 		if strings.IndexByte(";,>? \t\r\n", c) >= 0 {
 			cls = append(cls, "clsParamEnd")
+		}
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' {
+			cls = append(cls, "clsAlnum")
+		}
+		if strings.IndexByte("@?:", c) >= 0 {
+			cls = append(cls, "clsURIMark")
 		}
 		if len(cls) > 0 {
 			fmt.Fprintf(&b, "\n\t%q: %s,", c, strings.Join(cls, " | "))
