@@ -9,10 +9,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-type countHandler struct{ n int }
-
-func (c *countHandler) SIP(*Meta, *SIP, error) { c.n++ }
-
 func TestPathAllocs(t *testing.T) {
 	msg := loadFixture(t, "invite.sip")
 	cases := encapCases(t, msg)

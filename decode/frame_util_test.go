@@ -53,3 +53,8 @@ func sharedPcapDirOptional() string {
 	}
 	return dir
 }
+
+// countHandler counts the messages handed on.
+type countHandler struct{ n int }
+
+func (c *countHandler) SIP(*Meta, *SIP, error) { c.n++ }
