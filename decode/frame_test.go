@@ -330,3 +330,49 @@ func TestPathConfigValidate(t *testing.T) {
 		t.Errorf("vxlan on 8472: %v %d", err, len(r.msgs))
 	}
 }
+
+// hep3 builds a HEP v3 packet carrying payload with the given protocol type.
+func hep3(payload []byte, ptype uint8) []byte {
+	var b []byte
+	chunk := func(typ uint16, v []byte) {
+		b = append(b, 0, 0, byte(typ>>8), byte(typ), byte((6+len(v))>>8), byte(6+len(v)))
+		b = append(b, v...)
+	}
+	chunk(0x0001, []byte{2})
+	chunk(0x0002, []byte{17})
+	chunk(0x0003, []byte{203, 0, 113, 1})
+	chunk(0x0004, []byte{203, 0, 113, 2})
+	chunk(0x0007, []byte{0x13, 0xc4})
+	chunk(0x0008, []byte{0x13, 0xc5})
+	chunk(0x0009, []byte{0x65, 0x53, 0xf1, 0x00})
+	chunk(0x000a, []byte{0, 0, 0, 7})
+	chunk(0x000b, []byte{ptype})
+	chunk(0x000c, []byte{0, 0, 0, 42})
+	chunk(0x000f, payload)
+	n := 6 + len(b)
+	return append([]byte{'H', 'E', 'P', '3', byte(n >> 8), byte(n)}, b...)
+}
+
+func TestPathHEP(t *testing.T) {
+	msg := loadFixture(t, "ok.sip")
+	frame := func(dport uint16, payload []byte) []byte {
+		return serialize(t, ethL(layers.EthernetTypeIPv4), ip4L(tSrc4, tDst4, layers.IPProtocolUDP), udpL(40000, dport), gopacket.Payload(payload))
+	}
+	p, _ := NewPath(&PathConfig{HEPPorts: []uint16{9999}})
+	var r recorder
+	for _, fr := range [][]byte{frame(9999, hep3(msg, 1)), frame(12345, hep3(msg, 1)), frame(9999, hep3([]byte(`{"rtcp":1}`), 5)), frame(9999, []byte("HEP3\x00\x02"))} {
+		_ = p.Decode(fr, LinkEthernet, 5, 0, &r)
+	}
+	st := p.Stats()
+	if len(r.msgs) != 2 || st.HEP != 3 || st.HEPNonSIP != 1 || st.HEPErrors[ErrHEPBadLength]+st.HEPErrors[ErrHEPTruncated] != 1 {
+		t.Fatalf("%d messages, stats HEP %d nonSIP %d errors %v", len(r.msgs), st.HEP, st.HEPNonSIP, st.HEPErrors)
+	}
+	m := r.metas[0]
+	if m.Encap.String() != "eth/ip4/udp/hep" || m.Src.String() != "203.0.113.1" || m.SrcPort != 5060 || m.DstPort != 5061 ||
+		m.CaptureID != 42 || m.HEPVersion != 3 || m.TS != 0x6553f100*1_000_000+7 || !bytes.Equal(r.msgs[0], msg) {
+		t.Errorf("meta %+v", m)
+	}
+	if st.ByLayer[LayerHEP] != 2 || st.Plain != 0 {
+		t.Errorf("by layer: hep %d plain %d", st.ByLayer[LayerHEP], st.Plain)
+	}
+}
