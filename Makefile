@@ -5,6 +5,7 @@ PCAPS     ?= $(SHARED)/testdata/pcap
 FUZZTIME  ?= 30s
 BENCHCOUNT?= 6
 BIN       := bin/appliance
+SIPGEN    := bin/sipgen
 export APPLIANCE_SHARED := $(SHARED)
 
 .PHONY: all deps deps-apt deps-npm deps-go build test vet test-unit test-race test-pure fuzz bench demo clean
@@ -26,6 +27,7 @@ deps-go:
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/appliance
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(SIPGEN) ./cmd/sipgen
 
 vet:
 	$(GO) vet ./...
@@ -48,8 +50,8 @@ fuzz:
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$(BENCHCOUNT) ./decode/ ./sink/ ./capture/ ./bench/
 
-demo: deps build
-	@scripts/demo.sh
+demo: deps-apt build
+	@BIN=$(BIN) SIPGEN=$(SIPGEN) scripts/demo.sh
 
 clean:
 	rm -rf bin .deps

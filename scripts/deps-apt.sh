@@ -3,7 +3,8 @@
 set -euo pipefail
 need=()
 for pair in tshark:tshark tcpreplay:tcpreplay clickhouse-server:clickhouse-server \
-            clickhouse-client:clickhouse-client ip:iproute2 node:nodejs npm:npm; do
+            clickhouse-client:clickhouse-client ip:iproute2 node:nodejs npm:npm \
+            tcpdump:tcpdump capinfos:tshark git:git; do
 	cmd=${pair%%:*} pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done

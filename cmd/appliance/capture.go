@@ -345,7 +345,12 @@ func (a *app) live(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer g.Close()
+		defer func() {
+			if _, total, err := g.Stats(); err == nil {
+				a.log.Info("rings closed", "kernel_packets", total.Packets, "kernel_drops", total.Drops, "freezes", total.Freezes)
+			}
+			g.Close()
+		}()
 		a.metrics.setRings(g, cfg.RawInterface)
 		cpus, err := a.cpuPlan()
 		if err != nil {
