@@ -278,7 +278,7 @@ func (p *Path) Decode(frame []byte, link LinkType, tsMicros int64, vlanTCI uint1
 func (p *Path) Expire(now int64) {
 	p.swept = now
 	p.defrag.Expire(now)
-	p.tcp.Expire(now, p)
+	p.tcp.expire(now, p)
 	p.stats.Defrag = p.defrag.stats
 	p.stats.TCP = p.tcp.stats
 }
@@ -289,7 +289,7 @@ func (p *Path) Expire(now int64) {
 // and the time of the flow's last segment).
 func (p *Path) Flush(h Handler) {
 	p.h = h
-	p.tcp.Flush(p)
+	p.tcp.flush(p)
 	p.h = nil
 	p.stats.TCP = p.tcp.stats
 }

@@ -236,10 +236,10 @@ func (t *TCPStreams) close(f *tcpFlow) {
 	t.stats.Flows--
 }
 
-// Expire skips holes that have waited too long (handing on the messages
+// expire skips holes that have waited too long (handing on the messages
 // held behind them) and forgets directions idle for longer than the idle
 // timeout. Messages go to out with a Meta rebuilt from the flow.
-func (t *TCPStreams) Expire(now int64, out flowSink) {
+func (t *TCPStreams) expire(now int64, out flowSink) {
 	if t.stats.Flows == 0 {
 		return
 	}
@@ -259,9 +259,9 @@ func (t *TCPStreams) Expire(now int64, out flowSink) {
 	t.stats.HeldBytes = t.held
 }
 
-// Flush hands on whatever is held behind holes in every direction, as at
+// flush hands on whatever is held behind holes in every direction, as at
 // the end of a capture file. Partial messages stay buffered.
-func (t *TCPStreams) Flush(out flowSink) {
+func (t *TCPStreams) flush(out flowSink) {
 	for i := range t.flows {
 		if f := &t.flows[i]; f.used && len(f.ooo) > 0 {
 			t.skipHole(f, false, out.flowSink(f))
