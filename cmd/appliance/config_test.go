@@ -210,3 +210,27 @@ func TestDumpConfigRoundTrip(t *testing.T) {
 		t.Errorf("round trip lost values: %q %d", c2.CaptureNode, c2.BatchRows)
 	}
 }
+
+// TestDeployExample: the example config shipped in deploy/ loads, and the
+// unit grants exactly the capabilities capture needs.
+func TestDeployExample(t *testing.T) {
+	fs := flag.NewFlagSet("appliance", flag.ContinueOnError)
+	bindFlags(fs)
+	cfg, _, err := LoadConfig(filepath.Join("..", "..", "deploy", "appliance.yaml"), nil, fs)
+	if err != nil {
+		t.Fatalf("deploy/appliance.yaml: %v", err)
+	}
+	if !cfg.RawMoniCaptureOn || !cfg.HEPCaptureOn || cfg.RawSockChildren != 4 || cfg.RetentionDays != 30 {
+		t.Errorf("example config read wrong: %+v", cfg)
+	}
+	unit, err := os.ReadFile(filepath.Join("..", "..", "deploy", "appliance.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN", "User=appliance", "NoNewPrivileges=yes",
+		"ExecReload=/bin/kill -HUP $MAINPID", "Type=notify"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("the unit lacks %q", want)
+		}
+	}
+}
