@@ -208,6 +208,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			hdrEnd = pos + 2
 			break
 		}
+		start := pos
 		// Name, optional SP/HT, colon. None of these scans can pass a LF.
 		i := pos
 		for i < len(data) && tokenTable[data[i]] {
@@ -239,23 +240,29 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			pos = next
 			continue
 		}
-		name := data[pos:nameEnd]
-		id := lookupSIPHeader(name)
+		id := lookupSIPHeader(data[start:nameEnd])
 		pos = next
-		extra := m.idMask&(1<<id) != 0 || (id == hdrUnknown && m.lenMask&lenBit(len(name)) != 0)
-		first := id != hdrUnknown && s.seen&(1<<id) == 0
+		var extra bool
+		if id == hdrUnknown {
+			extra = m.lenMask&lenBit(nameEnd-start) != 0
+		} else {
+			extra = m.idMask&(1<<(id&63)) != 0
+		}
+		// id < numSIPHdr <= 64; the &63 spares the compiler's shift check.
+		bit := uint64(1) << (id & 63)
+		first := sipFieldHeaders&bit != 0 && s.seen&bit == 0
 		if !first && !extra {
 			continue
 		}
 		v := trimLWS(data[i+1 : end])
 		if first {
-			s.seen |= 1 << id
+			s.seen |= bit
 			if e := s.known(id, v); e != nil && err == nil {
 				err = e
 			}
 		}
 		if extra {
-			s.extra(m, id, name, v)
+			s.extra(m, id, data[start:nameEnd], v)
 		}
 	}
 
@@ -353,6 +360,18 @@ func (s *SIP) known(id sipHdr, v []byte) error {
 	}
 	return nil
 }
+
+// sipHdr values must fit the 64-bit masks (seen, sipFieldHeaders, idMask).
+var _ [64 - numSIPHdr]struct{}
+
+// sipFieldHeaders has bit id set for each header whose first occurrence
+// fills a field (the cases of known).
+const sipFieldHeaders = 1<<hdrCallID | 1<<hdrFrom | 1<<hdrTo | 1<<hdrVia | 1<<hdrCSeq |
+	1<<hdrContact | 1<<hdrContentLength | 1<<hdrContentType | 1<<hdrUserAgent | 1<<hdrServer |
+	1<<hdrAuthorization | 1<<hdrProxyAuthorization | 1<<hdrPAssertedIdentity |
+	1<<hdrPPreferredIdentity | 1<<hdrRemotePartyID | 1<<hdrXRTPStatAdd | 1<<hdrXRTPStatT38 |
+	1<<hdrXRTPStat | 1<<hdrPRTPStat | 1<<hdrXNGRTPStats | 1<<hdrRTPRxStat | 1<<hdrDiversion |
+	1<<hdrReason | 1<<hdrXOIP
 
 // rankBetter reports whether rank r beats the stored one (0 = none) and, if
 // so, stores it.
