@@ -41,11 +41,11 @@ func ReadFile(f *ring.File, w *Worker, onFrame func(n int)) (int, error) {
 			return nil
 		})
 		if errors.Is(err, io.EOF) {
-			w.Publish()
+			w.Flush()
 			return n, nil
 		}
 		if err != nil {
-			w.Publish()
+			w.Flush()
 			return n, err
 		}
 	}

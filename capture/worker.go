@@ -240,10 +240,18 @@ func (w *Worker) Snapshot() decode.Stats {
 	return w.snap
 }
 
-// Expire sweeps reassembly state older than its timeouts at now (capture
-// time in microseconds); call it when a source is idle.
+// Expire sweeps reassembly state older than its timeouts at now, handing on
+// messages that timed out behind a TCP hole; call it when a source is idle.
 func (w *Worker) Expire(now time.Time) {
-	w.path.Expire(now.UnixMicro())
+	w.path.ExpireTo(now.UnixMicro(), w)
+	w.Publish()
+}
+
+// Flush hands on what the frame path still holds (TCP data behind a hole)
+// and publishes the counters: call it at the end of a capture file and when
+// a source closes.
+func (w *Worker) Flush() {
+	w.path.Flush(w)
 	w.Publish()
 }
 

@@ -437,7 +437,7 @@ func ringLoop(r *ring.Ring, w *capture.Worker, sw *sink.Worker) error {
 		case errors.Is(err, ring.ErrTimeout):
 			w.Expire(now)
 		case errors.Is(err, ring.ErrClosed):
-			w.Publish()
+			w.Flush()
 			return nil
 		default:
 			return err
