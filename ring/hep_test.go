@@ -172,6 +172,12 @@ func TestHEPUDPAuthAndAllow(t *testing.T) {
 		l, col, stop := runUDP(t, cfg)
 		sendUDP(t, l.Addr(), 1, msgs)
 		col.wait(len(want), 2*time.Second)
+		// Drops happen in the listener, so wait for the counters rather
+		// than for deliveries, before the listener is stopped.
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) &&
+			(l.Stats.AuthFailures.Load() != wantAuth || l.Stats.Denied.Load() != wantDenied); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		stop()
 		if len(col.ids) != len(want) {
 			t.Errorf("%s: delivered %d messages, want %d", name, len(col.ids), len(want))
@@ -180,12 +186,6 @@ func TestHEPUDPAuthAndAllow(t *testing.T) {
 			if len(col.ids[id]) != 1 {
 				t.Errorf("%s: message %d delivered %d times", name, id, len(col.ids[id]))
 			}
-		}
-		// Drops happen in the listener, so wait for the counters rather
-		// than for deliveries.
-		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) &&
-			(l.Stats.AuthFailures.Load() != wantAuth || l.Stats.Denied.Load() != wantDenied); {
-			time.Sleep(5 * time.Millisecond)
 		}
 		if a, d := l.Stats.AuthFailures.Load(), l.Stats.Denied.Load(); a != wantAuth || d != wantDenied {
 			t.Errorf("%s: auth failures %d (want %d), denied %d (want %d)", name, a, wantAuth, d, wantDenied)
