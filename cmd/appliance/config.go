@@ -198,7 +198,7 @@ var params = []param{
 	strParam("fanout_mode", "hash", "How the kernel spreads packets over workers.", func(c *Config) *string { return &c.FanoutMode }, oneOf("hash", "lb", "cpu", "qm", "rollover")),
 	intParam("ring_block_size", "1MiB", "Bytes per ring block; a multiple of the page size.", 4096, 1<<30, func(c *Config) *int { return &c.RingBlockSize }),
 	intParam("ring_block_count", "64", "Blocks per ring.", 2, 1<<16, func(c *Config) *int { return &c.RingBlockCount }),
-	intParam("ring_frame_size", "64KiB", "Largest frame kept whole, in bytes.", 256, 1<<20, func(c *Config) *int { return &c.RingFrameSize }),
+	intParam("ring_frame_size", "2KiB", "TPACKET_V3 frame size in bytes, a multiple of 16 dividing ring_block_size: the kernel's accounting unit (frames are packed by their real length and may be as large as a block).", 256, 1<<20, func(c *Config) *int { return &c.RingFrameSize }),
 	durParam("ring_block_timeout", "10ms", "Time after which the kernel hands over a block that is not full.", time.Millisecond, 10*time.Second, func(c *Config) *time.Duration { return &c.RingBlockTimeout }),
 	intParam("batch_rows", "50000", "Rows after which a worker's batch is flushed.", 1, 10_000_000, func(c *Config) *int { return &c.BatchRows }),
 	intParam("batch_bytes", "16MiB", "Bytes after which a worker's batch is flushed.", 4096, 1<<31-1, func(c *Config) *int { return &c.BatchBytes }),
@@ -212,7 +212,7 @@ var params = []param{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
-	strParam("dead_letter_dir", "", "Folder for inserts ClickHouse rejected for good; empty means spool_dir/dead.", func(c *Config) *string { return &c.DeadLetterDir }, nil),
+	strParam("dead_letter_dir", "", "Folder for inserts ClickHouse rejected for good, each with the server's message; empty means spool_dir/dead-letter.", func(c *Config) *string { return &c.DeadLetterDir }, nil),
 	intParam("retention_days", "0", "Days to keep rows (TTL, or dropping partitions on old servers); 0 keeps everything.", 0, 36500, func(c *Config) *int { return &c.RetentionDays }),
 	strParam("compression", "lz4", "Compression of insert bodies.", func(c *Config) *string { return &c.Compression }, oneOf("lz4", "zstd", "none")),
 	durParam("dedup_window", "0s", "Drop identical messages seen again within this time; 0 turns it off.", 0, time.Hour, func(c *Config) *time.Duration { return &c.DedupWindow }),
