@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"io"
 	"os"
@@ -232,5 +234,21 @@ func TestDeployExample(t *testing.T) {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("the unit lacks %q", want)
 		}
+	}
+}
+
+func TestTune(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"tune", "--raw_sock_children", "64", "--raw_interface", "lo"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"cpus", "ring memory", "interface", "lo has"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("tune output lacks %q:\n%s", want, s)
+		}
+	}
+	if !strings.Contains(s, "warning  cpus") {
+		t.Errorf("64 workers must be a warning here:\n%s", s)
 	}
 }
