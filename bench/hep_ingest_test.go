@@ -42,6 +42,8 @@ var (
 	hepIngestRates   = flag.String("hep-ingest-rates", "10000,30000,60000,90000,120000,200000", "HEP offered-rate steps in messages per second, comma-separated.")
 	hepIngestSeconds = flag.Float64("hep-ingest-seconds", 5, "Seconds each step sends for.")
 	hepIngestRepeat  = flag.Int("hep-ingest-repeat", 1, "Times each step is run.")
+	hepIngestSockets = flag.Int("hep-ingest-sockets", 4, "Sending sockets (source ports), like that many agents.")
+	hepIngestBin     = flag.String("hep-ingest-bin", "", "Appliance binary to run; empty builds ./cmd/appliance.")
 	hepIngestArgs    = flag.String("hep-ingest-args", "", "Extra appliance flags, space-separated (e.g. \"--batch_rows 100000\").")
 )
 
@@ -266,11 +268,14 @@ func TestHEPIngest(t *testing.T) {
 	if secs <= 0 || secs > 60 {
 		t.Fatalf("-hep-ingest-seconds %g: allowed 0 to 60", secs)
 	}
-	bin := filepath.Join(t.TempDir(), "appliance")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/appliance")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/appliance: %v\n%s", err, out)
+	bin := *hepIngestBin
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "appliance")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/appliance")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ./cmd/appliance: %v\n%s", err, out)
+		}
 	}
 	srv := chtest.Start(t)
 	srv.Query(t, "CREATE DATABASE IF NOT EXISTS bench")
@@ -297,6 +302,7 @@ func TestHEPIngest(t *testing.T) {
 				HEPOptions: gen.HEPOptions{CaptureID: capID, Node: "ingest"},
 				SendConfig: gen.SendConfig{Rate: rate, Count: count, Duration: time.Duration(secs * 1.5 * float64(time.Second))},
 				Seed:       uint64(capID),
+				Sockets:    *hepIngestSockets,
 			})
 			if err != nil {
 				a.stop(t)
@@ -327,6 +333,15 @@ func TestHEPIngest(t *testing.T) {
 			st.insertErrs = m["appliance_insert_errors_total"]
 			out := srv.Query(t, fmt.Sprintf("SELECT count(), uniqExact(callid) FROM bench.sip_capture WHERE capture_id = %d FORMAT TSV", capID))
 			fmt.Sscanf(out, "%d\t%d", &st.rows, &st.distinct)
+			if st.lost > 0 || int64(st.sent) != st.rows || res.Failed > 0 {
+				var warn []string
+				for _, line := range strings.Split(logText, "\n") {
+					if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+						warn = append(warn, line)
+					}
+				}
+				t.Logf("rate %d: %d sends refused; appliance warnings and errors:\n%s", rate, res.Failed, strings.Join(warn, "\n"))
+			}
 			if stopped == nil {
 				t.Errorf("rate %d: no 'stopped' line in the appliance log:\n%s", rate, logText)
 			}

@@ -91,6 +91,10 @@ type HEPConfig struct {
 	Pool int
 	// IPv6 generates scenarios with IPv6 endpoints (the HEP address chunks).
 	IPv6 bool
+	// Sockets is the number of sending sockets (source ports), used in turn
+	// batch by batch, like that many agents; default 1, at most 64. A
+	// receiver with SO_REUSEPORT spreads them over its sockets.
+	Sockets int
 }
 
 // HEPResult is what SendHEP did.
@@ -172,11 +176,23 @@ func SendHEP(ctx context.Context, cfg *HEPConfig) (HEPResult, error) {
 	if err != nil {
 		return res, err
 	}
-	fd, err := dialUDP(ap)
-	if err != nil {
-		return res, err
+	if cfg.Sockets < 0 || cfg.Sockets > 64 {
+		return res, fmt.Errorf("sockets %d must be between 0 and 64", cfg.Sockets)
 	}
-	defer unix.Close(fd)
+	fds := make([]int, max(cfg.Sockets, 1))
+	for i := range fds {
+		if fds[i], err = dialUDP(ap); err != nil {
+			for _, fd := range fds[:i] {
+				unix.Close(fd)
+			}
+			return res, err
+		}
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
 	base := uint32(cfg.Seed)
 	prepare := func(i int) {
 		if rep := i / len(pkts); rep > 0 {
@@ -191,7 +207,7 @@ func SendHEP(ctx context.Context, cfg *HEPConfig) (HEPResult, error) {
 		}
 		res.Bytes += int64(len(pkts[j]))
 	}
-	res.Result, err = sendLoop(ctx, fd, pkts, cfg.SendConfig, prepare, sent)
+	res.Result, err = sendLoop(ctx, fds, pkts, cfg.SendConfig, prepare, sent)
 	return res, err
 }
 

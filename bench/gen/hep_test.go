@@ -93,7 +93,7 @@ func TestSendHEPLoopback(t *testing.T) {
 			r := listenHEP(t, network, addr)
 			cfg := &HEPConfig{Addr: r.conn.LocalAddr().String(), Seed: 11, Pool: 500, IPv6: ipv6,
 				HEPOptions: HEPOptions{AuthKey: "secret", CaptureID: 4242, Node: "gen-test"},
-				SendConfig: SendConfig{Rate: 50_000, Count: 3000, Duration: 10 * time.Second, Batch: 32}}
+				Sockets:    3, SendConfig: SendConfig{Rate: 50_000, Count: 3000, Duration: 10 * time.Second, Batch: 32}}
 			res, err := SendHEP(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -89,7 +89,7 @@ func (s *RawSender) Send(ctx context.Context, frames [][]byte, cfg SendConfig) (
 			return Result{}, fmt.Errorf("frame of %d bytes is shorter than an Ethernet header", len(f))
 		}
 	}
-	return sendLoop(ctx, s.fd, frames, cfg, nil, nil)
+	return sendLoop(ctx, []int{s.fd}, frames, cfg, nil, nil)
 }
 
 // Close closes the socket.

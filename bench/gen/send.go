@@ -95,16 +95,17 @@ func pin(cpu int) (func(), error) {
 }
 
 // sendLoop sends packets pool[i % len(pool)] for i from 0 until cfg's count
-// or duration or ctx ends, on the bound or connected socket fd. prepare, if
+// or duration or ctx ends, on the bound or connected sockets fds, one batch
+// per socket in turn. prepare, if
 // not nil, is called for packet i just before it is queued (it may change
 // the packet's bytes in place); sent, if not nil, after packet i was taken
 // by the kernel.
-func sendLoop(ctx context.Context, fd int, pool [][]byte, cfg SendConfig, prepare, sent func(i int)) (Result, error) {
+func sendLoop(ctx context.Context, fds []int, pool [][]byte, cfg SendConfig, prepare, sent func(i int)) (Result, error) {
 	var res Result
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
-	if len(pool) == 0 {
+	if len(pool) == 0 || len(fds) == 0 {
 		return res, errors.New("nothing to send")
 	}
 	batch := cfg.Batch
@@ -124,6 +125,7 @@ func sendLoop(ctx context.Context, fd int, pool [][]byte, cfg SendConfig, prepar
 	deadline := start.Add(cfg.Duration)
 	next := 0 // index of the next packet to queue
 	first := next
+	turn := 0
 	for done := 0; done < cfg.Count; {
 		now := time.Now()
 		if now.After(deadline) || ctx.Err() != nil {
@@ -146,6 +148,8 @@ func sendLoop(ctx context.Context, fd int, pool [][]byte, cfg SendConfig, prepar
 			m.add(pool[next%len(pool)])
 			next++
 		}
+		fd := fds[turn%len(fds)]
+		turn++
 		n, err := m.send(fd)
 		switch {
 		case err == nil:

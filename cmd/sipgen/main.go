@@ -128,6 +128,7 @@ func runHEP(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "Random seed of the generated messages.")
 	fs.IntVar(&cfg.Pool, "pool", 8192, "Distinct messages built before sending; larger counts resend them with new Call-IDs.")
 	fs.BoolVar(&cfg.IPv6, "ipv6", false, "Carry IPv6 endpoints in the HEP address chunks.")
+	fs.IntVar(&cfg.Sockets, "sockets", 1, "Sending sockets (source ports) used in turn, like that many agents; 1 to 64.")
 	pinFlag := sendFlags(fs, &cfg.SendConfig)
 	if err := fs.Parse(args); err != nil {
 		return err
