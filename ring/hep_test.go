@@ -78,6 +78,12 @@ func (c *hepCollector) handle(worker int, b *HEPBatch) error {
 	return nil
 }
 
+func (c *hepCollector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
 func (c *hepCollector) wait(n int, timeout time.Duration) {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		c.mu.Lock()
@@ -223,7 +229,7 @@ func TestHEPUDPKernelDrops(t *testing.T) {
 	go func() { done <- l.Run(ctx, nil, col.handle) }()
 	col.wait(1, 2*time.Second)
 	c.Write(hep3(9999, nil)) // carries the final drop count
-	col.wait(col.n+1, time.Second)
+	col.wait(col.count()+1, time.Second)
 	cancel()
 	<-done
 	drops := l.Stats.KernelDrops.Load()
