@@ -500,3 +500,100 @@ func TestConfigErrorsExit(t *testing.T) {
 	}
 	var _ io.Writer = &lockedBuffer{}
 }
+
+// TestLiveSIGHUPReload: SIGHUP re-reads the config file. A new filter and
+// capture_on take effect; an invalid file keeps the running configuration
+// and says so; a change that needs a restart is named.
+func TestLiveSIGHUPReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	srv := chtest.Start(t)
+	hep := fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	cfgFile := filepath.Join(t.TempDir(), "appliance.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(cfgFile, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := fmt.Sprintf("hep_capture_on: 1\nhep_listen: %q\ndb_url: %q\nspool_dir: %q\nbatch_age: 200ms\n",
+		hep, srv.URL()+"/hup", t.TempDir())
+	write(base + "filter: 'callid startsWith \"keep\"'\n")
+	p := startAppliance(t, "--config", cfgFile)
+	sendHEP(t, hep, append(ids("keep-a", 50), ids("drop-a", 50)...))
+	p.waitMetric(t, "appliance_filtered_total", 50)
+
+	// a new filter: now the other half is kept
+	write(base + "filter: 'callid startsWith \"drop\"'\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "config reloaded")
+	sendHEP(t, hep, append(ids("keep-b", 50), ids("drop-b", 50)...))
+	p.waitMetric(t, "appliance_filtered_total", 100)
+	p.waitMetric(t, "appliance_stored_total", 100)
+
+	// an invalid file: the running configuration stays
+	write(base + "filter: 'callid ==='\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "config reload failed: keeping the running configuration")
+	if v := p.metric(t, "appliance_config_last_reload_successful"); v != 0 {
+		t.Errorf("last reload successful = %v after a bad file", v)
+	}
+	sendHEP(t, hep, ids("drop-c", 20))
+	p.waitMetric(t, "appliance_stored_total", 120)
+
+	// capture_on and a restart-only key
+	write(base + "filter: 'callid startsWith \"drop\"'\ncapture_on: 0\nmax_async_queries: 3\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "take effect after a restart")
+	sendHEP(t, hep, ids("drop-d", 30))
+	p.waitMetric(t, "appliance_capture_off_total", 30)
+	log := p.stop(t, syscall.SIGTERM)
+	if !strings.Contains(log, "max_async_queries") {
+		t.Errorf("the restart-only change is not named:\n%s", tail(log, 10))
+	}
+	got := query(t, srv, `SELECT splitByChar('-', callid)[1] || '-' || splitByChar('-', callid)[2] AS g, count() FROM hup.sip_capture GROUP BY g ORDER BY g FORMAT TSV`)
+	if got != "drop-b\t50\ndrop-c\t20\nkeep-a\t50" {
+		t.Errorf("stored groups:\n%s", got)
+	}
+}
+
+// waitLog waits until the appliance's log holds s.
+func waitLog(t *testing.T, p *proc, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(p.log.String(), s) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("log lacks %q after 20 s:\n%s", s, tail(p.log.String(), 20))
+}
+
+// TestLiveDropPrivileges: started as root with --user, the appliance opens
+// its sockets, then runs as that user and still captures.
+func TestLiveDropPrivileges(t *testing.T) {
+	requireRoot(t)
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	srv := chtest.Start(t)
+	v := newVeth(t)
+	spool := t.TempDir()
+	p := startAppliance(t, "--raw_moni_capture_on", "1", "--raw_interface", v.Host, "--user", "nobody",
+		"--db_url", srv.URL()+"/priv", "--spool_dir", spool, "--batch_age", "200ms")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := regexp.MustCompile(`(?m)^Uid:\s+(\d+)\s+(\d+)`).FindSubmatch(status)
+	if uid == nil || string(uid[1]) == "0" || string(uid[2]) == "0" {
+		t.Fatalf("still root after --user nobody: %s", uid)
+	}
+	v.replay(t, []string{"--topspeed"}, writeTestCapture(t, 50))
+	p.waitMetric(t, "appliance_stored_total", 50)
+	p.stop(t, syscall.SIGTERM)
+	if n := query(t, srv, `SELECT count() FROM priv.sip_capture`); n != "50" {
+		t.Errorf("%s rows, want 50", n)
+	}
+}
