@@ -1,5 +1,3 @@
-// Command appliance captures SIP from the wire or from HEP agents into
-// ClickHouse. See README.md.
 package main
 
 import (
