@@ -419,14 +419,16 @@ func (s *Sink) collect() {
 	var since time.Time
 	var workers []*Worker
 	closing := false
+	closingCh := s.closing // nil once seen, so that the select does not spin
 	for {
 		select {
 		case <-s.notify:
 		case <-tick.C:
 		case b := <-s.back:
 			s.recycle(b)
-		case <-s.closing:
-			closing = true
+		case <-closingCh:
+			closing, closingCh = true, nil
+		case <-s.hard.Done():
 		}
 		s.drainBack()
 		s.mu.Lock()

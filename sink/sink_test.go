@@ -248,7 +248,7 @@ func TestConcurrentFlushers(t *testing.T) {
 	cfg.MaxAsyncQueries = 3
 	cfg.BatchRows = 500
 	s := newSink(t, cfg)
-	const workers, perWorker = 4, 5000
+	const workers, perWorker = 4, 5000 / raceScale
 	var wg sync.WaitGroup
 	for k := 0; k < workers; k++ {
 		w := s.NewWorker()
@@ -327,7 +327,7 @@ func TestKillRestartExactlyOnce(t *testing.T) {
 	cfg.InsertTimeout = 5 * time.Second
 	s := newSink(t, cfg)
 	w := s.NewWorker()
-	const n = 30000
+	const n = 30000 / raceScale
 	done := make(chan struct{})
 	go func() { produce(w, "kill", n, 3*time.Second); close(done) }()
 	waitFor(t, 10*time.Second, "first inserts", func() bool { return s.Stats().RowsInserted > 0 })
@@ -359,7 +359,7 @@ func TestPauseSpoolDrain(t *testing.T) {
 	s := newSink(t, cfg)
 	w := s.NewWorker()
 	srv.Stop()
-	const n = 20000
+	const n = 20000 / raceScale
 	produce(w, "pause", n, 2*time.Second)
 	waitFor(t, 20*time.Second, "spooled bodies", func() bool { return s.Stats().SpoolFiles > 0 })
 	grown := s.Stats()
