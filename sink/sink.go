@@ -824,7 +824,7 @@ func (s *Sink) deadLetter(b *body, err error) {
 
 // ---- retention on servers without TTL -------------------------------------
 
-var partitionLiteral = regexp.MustCompile(`^'\d{4}-\d{2}-\d{2}'$`)
+var partitionDate = regexp.MustCompile(`^'?(\d{4}-\d{2}-\d{2})'?$`)
 
 func (s *Sink) retention() {
 	defer s.bgWG.Done()
@@ -841,22 +841,24 @@ func (s *Sink) retention() {
 }
 
 // dropOldPartitions drops the daily partitions older than RetentionDays.
+// The partition value is the day (toDate(date)); system.parts shows it as
+// 2026-11-25 on 18.16 (where max_date is not kept for custom keys).
 func (s *Sink) dropOldPartitions(ctx context.Context) {
 	db, table := s.cl.ep.database, s.cfg.Table
-	q := fmt.Sprintf("SELECT DISTINCT partition FROM system.parts WHERE database = '%s' AND table = '%s' AND active AND max_date < today() - %d FORMAT TabSeparated",
-		db, table, s.cfg.RetentionDays)
+	q := fmt.Sprintf("SELECT DISTINCT partition FROM system.parts WHERE database = '%s' AND table = '%s' AND active FORMAT TabSeparated", db, table)
 	out, err := s.cl.query(ctx, q)
 	if err != nil {
-		s.logOnce("retention", "sink: list old partitions", "err", err)
+		s.logOnce("retention", "sink: list partitions", "err", err)
 		return
 	}
+	oldest := time.Now().UTC().AddDate(0, 0, -s.cfg.RetentionDays).Format("2006-01-02")
 	for _, p := range strings.Fields(out) {
-		p = strings.ReplaceAll(p, `\'`, `'`)
-		if !partitionLiteral.MatchString(p) {
+		m := partitionDate.FindStringSubmatch(strings.ReplaceAll(p, `\'`, `'`))
+		if m == nil || m[1] >= oldest {
 			continue
 		}
-		if _, err := s.cl.query(ctx, fmt.Sprintf("ALTER TABLE `%s`.`%s` DROP PARTITION %s", db, table, p)); err != nil {
-			s.logOnce("retention", "sink: drop old partition", "partition", p, "err", err)
+		if _, err := s.cl.query(ctx, fmt.Sprintf("ALTER TABLE `%s`.`%s` DROP PARTITION '%s'", db, table, m[1])); err != nil {
+			s.logOnce("retention", "sink: drop old partition", "partition", m[1], "err", err)
 		}
 	}
 }

@@ -411,3 +411,29 @@ func TestSpoolReplayAfterRestart(t *testing.T) {
 	}
 	checkExactlyOnce(t, srv, cfg.Table, n)
 }
+
+func TestRetentionDropsOldPartitions(t *testing.T) {
+	srv := chtest.Shared(t)
+	cfg := testConfig(t, srv)
+	cfg.RetentionDays = 3
+	s := newSink(t, cfg)
+	w := s.NewWorker()
+	var m decode.Meta
+	var sp decode.SIP
+	now := time.Now().UnixMicro()
+	for i := 0; i < 40; i++ {
+		testRow(i, &m, &sp)
+		m.TS = now - int64(i%10)*86_400_000_000 // today and the nine days before
+		w.Append(&m, &sp)
+	}
+	w.Close()
+	closeSink(t, s, 30*time.Second)
+	if got := srv.Query(t, "SELECT count() FROM test."+cfg.Table); got != "40" {
+		t.Fatalf("count %s", got)
+	}
+	s.dropOldPartitions(context.Background()) // the sink is closed; its client still works
+	// Days today-0 … today-3 stay (max_date >= today - 3): 4 of 10 days.
+	if got := srv.Query(t, "SELECT count() FROM test."+cfg.Table); got != "16" {
+		t.Fatalf("after retention: %s rows, want 16", got)
+	}
+}
