@@ -61,7 +61,9 @@ type Config struct {
 	// several workers' batches. Default 64 MiB.
 	MaxInsertBytes int
 	// QueueBytes caps the compressed bodies held in memory waiting for an
-	// insert slot or retrying; beyond it bodies go to the spool. Default 256 MiB.
+	// insert slot or retrying; beyond it bodies go to the spool, or, with no
+	// spool, the flushers wait (and workers drop after HandoffWait).
+	// Default 256 MiB.
 	QueueBytes int
 
 	// InsertTimeout bounds one HTTP insert. Default 30 s.
@@ -222,6 +224,14 @@ func (c *Config) endpoint() (endpoint, error) {
 	e.base = u.Scheme + "://" + u.Host + "/"
 	e.host = u.Host
 	return e, nil
+}
+
+// Database returns the database named by the URL (default "default"),
+// for printing the DDL (appliance schema) without a server.
+func (c *Config) Database() (string, error) {
+	o := c.withDefaults()
+	ep, err := o.endpoint()
+	return ep.database, err
 }
 
 func redact(u *url.URL) string {

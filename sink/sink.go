@@ -71,6 +71,7 @@ type Sink struct {
 	logged  map[string]bool
 	unseen  map[string]time.Time // token → first probe that found no trace
 
+	bodies  bodyPool
 	notify  chan struct{}
 	groups  chan []*SIPBatch
 	back    chan *SIPBatch
@@ -514,7 +515,7 @@ func (s *Sink) flush() {
 	defer s.flusherWG.Done()
 	enc := NewEncoder(s.layout, s.method)
 	for g := range s.groups {
-		data, rows, err := enc.AppendBody(nil, g)
+		data, rows, err := enc.AppendBody(s.bodies.get(), g)
 		for _, b := range g {
 			select {
 			case s.back <- b:
@@ -541,13 +542,24 @@ func (s *Sink) flush() {
 // submit queues b for a sender, or spools it when the memory queue is full.
 func (s *Sink) submit(b *body) {
 	n := int64(len(b.data))
-	if s.queueBytes.Load()+n <= int64(s.cfg.QueueBytes) || s.spool == nil {
+	if s.spool == nil {
+		// No spool: memory is the only buffer. Hold the flusher (and so,
+		// through the rings, the workers) until the queue has room.
+		for s.queueBytes.Load() > 0 && s.queueBytes.Load()+n > int64(s.cfg.QueueBytes) {
+			if s.hard.Err() != nil {
+				s.toSpool(b) // counts the loss
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		s.queueBytes.Add(n)
 		s.queueBodies.Add(1)
-		if s.spool == nil {
-			s.sendq <- b // no spool: back-pressure to the flushers
-			return
-		}
+		s.sendq <- b
+		return
+	}
+	if s.queueBytes.Load()+n <= int64(s.cfg.QueueBytes) {
+		s.queueBytes.Add(n)
+		s.queueBodies.Add(1)
 		select {
 		case s.sendq <- b:
 			return
@@ -576,6 +588,25 @@ func (s *Sink) toSpool(b *body) {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// bodyPool recycles the buffers of encoded bodies, which a flusher fills and
+// a sender releases (a lifetime that crosses goroutines; style G8).
+type bodyPool struct{ p sync.Pool }
+
+func (bp *bodyPool) get() []byte {
+	if v, ok := bp.p.Get().(*[]byte); ok {
+		return (*v)[:0]
+	}
+	return nil
+}
+
+func (bp *bodyPool) put(b []byte) {
+	if cap(b) == 0 || cap(b) > 256<<20 {
+		return
+	}
+	b = b[:0]
+	bp.p.Put(&b)
 }
 
 // ---- senders: max_async_queries inserts in flight -------------------------
@@ -742,6 +773,8 @@ func (s *Sink) deliver(b *body) {
 	defer func() {
 		s.queueBytes.Add(-n)
 		s.queueBodies.Add(-1)
+		s.bodies.put(b.data) // inserted, spooled or dead-lettered: not needed
+		b.data = nil
 	}()
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
