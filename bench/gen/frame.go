@@ -209,7 +209,7 @@ func (f *Framer) nextID() uint16 {
 	return f.ipID
 }
 
-// inner returns the IP and UDP layers of m.
+// innerIP returns the IP layer of m (IPv4 with DF set, or IPv6) carrying proto.
 func (f *Framer) innerIP(m *Message, proto layers.IPProtocol) gopacket.SerializableLayer {
 	if m.Src.Addr().Is6() {
 		return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto,
