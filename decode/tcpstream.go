@@ -449,8 +449,13 @@ func (t *TCPStreams) untracked(k *flowKey, data []byte, seq uint32, meta *Meta, 
 	start := -1
 	if sipPort {
 		start = sipStart(data)
+		if start < 0 && mayStartSIP(data) && knownMethodPrefix(data) {
+			start = 0 // a first segment that ends inside the start line
+		}
 	} else if startsSIP(data) && len(data) > 0 && data[0] != '\r' && data[0] != '\n' {
 		start = 0
+	} else if bytes.IndexByte(data, ' ') > 0 && mayStartSIP(data) && knownMethodPrefix(data) {
+		start = 0 // a known method and more, cut before the end of the start line
 	}
 	if start < 0 {
 		if sipPort {
@@ -485,7 +490,7 @@ func (t *TCPStreams) feed(f *tcpFlow, data []byte, resync bool, sipPort bool, ou
 // resync says the data follows a gap and may start mid-message.
 func (t *TCPStreams) stream(f *tcpFlow, data []byte, resync bool, sipPort bool, out sipSink) {
 	f.nextSeq += uint32(len(data))
-	if resync || (len(f.buf) == 0 && !startsSIP(data)) {
+	if resync || (len(f.buf) == 0 && !startsSIP(data) && !mayStartSIP(data)) {
 		s := sipStart(data)
 		if s < 0 {
 			if sipPort || resync {
@@ -585,6 +590,53 @@ func startsSIP(b []byte) bool {
 		return true
 	}
 	return LooksLikeSIP(b)
+}
+
+// mayStartSIP reports whether b, which holds no line end yet, can still
+// become a SIP start line: a segment of an in-sync stream may end inside the
+// start line of the next message ("INV", "SIP/2.0 2"). Such a prefix is kept;
+// if the line turns out not to be SIP, frame skips it when it completes.
+func mayStartSIP(b []byte) bool {
+	if len(b) == 0 || len(b) >= maxStartLine || bytes.IndexByte(b, '\n') >= 0 {
+		return false
+	}
+	const ver = "SIP/2.0"
+	if n := min(len(b), len(ver)); string(b[:n]) == ver[:n] {
+		return len(b) <= len(ver) || b[len(ver)] == ' '
+	}
+	i := 0
+	for i < len(b) && tokenTable[b[i]] { // the method
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if i < len(b) && b[i] != ' ' {
+		return false
+	}
+	for _, c := range b[i:] { // the Request-URI and version, up to a final CR
+		if c < ' ' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// sipMethods are the methods a new flow may start with when its first
+// segment ends inside the start line; a mid-stream prefix needs less proof.
+var sipMethods = [...]string{"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK", "UPDATE",
+	"INFO", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "SIP/2.0"}
+
+// knownMethodPrefix reports whether b starts with a known method (or
+// SIP/2.0) followed by a space, or is a prefix of one.
+func knownMethodPrefix(b []byte) bool {
+	for _, m := range sipMethods {
+		n := min(len(b), len(m))
+		if string(b[:n]) == m[:n] && (len(b) <= len(m) || b[len(m)] == ' ') {
+			return true
+		}
+	}
+	return false
 }
 
 // maxResyncScan bounds how far sipStart looks for a start line.

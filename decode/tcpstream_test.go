@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -96,6 +97,16 @@ func TestTCPStream(t *testing.T) {
 		[][]byte{ok, inv}, func(s *TCPStats) bool { return s.Gaps == 1 && s.Resyncs >= 1 })
 	f("resync mid-segment", nil, 5060, []seg{{0, inv[:300], 0, false}, {5000, append(append([]byte{}, inv[600:]...), ok...), 0, false},
 		{5000 + n - 600 + len(ok), ok, 4_000_000, false}}, [][]byte{ok, ok}, func(s *TCPStats) bool { return s.Gaps == 1 })
+	// a segment that ends inside the next message's start line
+	for _, cut := range []int{1, 3, 7, 20, 40} {
+		f(fmt.Sprintf("next start line cut after %d bytes", cut), nil, 5060, []seg{{0, append(append([]byte{}, inv...), ok[:cut]...), 0, false},
+			{n + cut, ok[cut:], 0, false}}, [][]byte{inv, ok}, func(s *TCPStats) bool { return s.Resyncs == 0 && s.NonSIP == 0 })
+		f(fmt.Sprintf("request line cut after %d bytes", cut), nil, 5060, []seg{{0, ok, 0, false}, {len(ok), inv[:cut], 0, false},
+			{len(ok) + cut, inv[cut:], 0, false}}, [][]byte{ok, inv}, func(s *TCPStats) bool { return s.Resyncs == 0 && s.NonSIP == 0 })
+	}
+	f("new flow on another port, start line cut", nil, 6062, []seg{{0, inv[:12], 0, false}, {12, inv[12:], 0, false}}, [][]byte{inv}, nil)
+	f("a non-SIP line after a cut is skipped", nil, 5060, []seg{{0, ok, 0, false}, {len(ok), []byte("GET"), 0, false},
+		{len(ok) + 3, []byte(" / HTTP/1.1\r\n\r\n"), 0, false}, {len(ok) + 18, inv, 0, false}}, [][]byte{ok, inv}, nil)
 	f("keepalive CRLF between messages", nil, 5060, []seg{{0, append(append([]byte("\r\n\r\n"), inv...), "\r\n"...), 0, false}, {n + 6, ok, 0, false}}, [][]byte{inv, ok}, nil)
 	f("http on 5060", nil, 5060, []seg{{0, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0, false}, {27, []byte("more"), 0, false}}, nil,
 		func(s *TCPStats) bool { return s.NonSIP == 2 && s.FlowsOpened == 0 })
@@ -255,6 +266,25 @@ func TestTCPHeldRelease(t *testing.T) {
 		}
 		if st := p.Stats(); st.TCP.Gaps != 1 || st.TCP.HeldBytes != 0 {
 			t.Errorf("%s: stats %+v", mode, st.TCP)
+		}
+	}
+}
+
+func TestMayStartSIP(t *testing.T) {
+	for in, want := range map[string]bool{
+		"I": true, "INV": true, "INVITE": true, "INVITE ": true, "INVITE sip:bob@example.com SIP/2.0": true,
+		"INVITE sip:bob@example.com SIP/2.0\r": true, "S": true, "SIP/2": true, "SIP/2.0": true, "SIP/2.0 200 O": true,
+		"": false, "\x00\x01": false, " INVITE": false, "INVITE\tsip": false, "SIP/2.0x": false,
+		"INVITE sip:x SIP/2.0\r\n": false, // a whole line is LooksLikeSIP's business
+	} {
+		if got := mayStartSIP([]byte(in)); got != want {
+			t.Errorf("mayStartSIP(%q) = %v, want %v", in, got, want)
+		}
+	}
+	for in, want := range map[string]bool{"INV": true, "INVITE sip:": true, "SIP/2.0 1": true, "S": true,
+		"more": false, "INVITED": false, "XINVITE": false, "GET /": false} {
+		if got := knownMethodPrefix([]byte(in)); got != want {
+			t.Errorf("knownMethodPrefix(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -326,12 +325,6 @@ func (f *Framer) tcp(dst [][]byte, m *Message) ([][]byte, error) {
 	size := (len(m.Data) + n - 1) / n
 	for off := 0; off < len(m.Data); {
 		end := min(off+size, len(m.Data))
-		if off == 0 {
-			// The first segment carries the whole start line: the frame
-			// path drops a message whose start line is cut across segments
-			// even in an in-sync flow (decode.TCPStreams.stream).
-			end = min(max(end, bytes.IndexByte(m.Data, '\n')+1), len(m.Data))
-		}
 		ip := f.innerIP(m, layers.IPProtocolTCP)
 		t := &layers.TCP{SrcPort: layers.TCPPort(m.Src.Port()), DstPort: layers.TCPPort(m.Dst.Port()),
 			Seq: seq, Ack: 1, ACK: true, PSH: end == len(m.Data), Window: 65535}
