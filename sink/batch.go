@@ -37,6 +37,7 @@ type SIPBatch struct {
 	rows  int
 	size  int
 	start int64 // flush-interval slot of the first row, set by Worker
+	first int64 // wall clock (Unix ns) of the first row, set by Worker
 	owner *Worker
 }
 

@@ -91,13 +91,26 @@ type Sink struct {
 	errs                                                        [numClasses]atomic.Uint64
 	queueBytes, queueBodies, latency                            atomic.Int64
 	pendingBatches                                              atomic.Int64
+
+	onBody   func(rows, bytes int)
+	onInsert func(d time.Duration, rows int)
+	// inflight holds the first-row time of every body encoded but not yet
+	// inserted, spooled or dropped, for OldestUnflushed.
+	inflightMu sync.Mutex
+	inflight   map[*body]int64
 }
 
-// Options carries what is not configuration: the logger.
+// Options carries what is not configuration: the logger and observers.
 type Options struct {
 	// Logger receives start-up facts and problems, each kind logged once.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// OnBody, when set, is called from a flusher for every insert body
+	// encoded: its rows and its compressed size in bytes.
+	OnBody func(rows, bytes int)
+	// OnInsert, when set, is called from a sender after every successful
+	// insert with its duration and rows.
+	OnInsert func(d time.Duration, rows int)
 }
 
 // New connects to ClickHouse, creates the database and table when missing
@@ -114,6 +127,10 @@ func New(ctx context.Context, cfg *Config, opt *Options) (*Sink, error) {
 	if opt != nil && opt.Logger != nil {
 		s.log = opt.Logger
 	}
+	if opt != nil {
+		s.onBody, s.onInsert = opt.OnBody, opt.OnInsert
+	}
+	s.inflight = map[*body]int64{}
 	s.method, _ = c.method()
 	var err error
 	if s.cl, err = newClient(&c); err != nil {
@@ -305,15 +322,19 @@ type Worker struct {
 	maxR  int
 	maxB  int
 	n     int // rows since the last age check
+	node  string
 
-	closed atomic.Bool
+	// filling is the wall clock (Unix ns) of the first row of the batch being
+	// filled, 0 when it is empty; read by OldestUnflushed from any goroutine.
+	filling atomic.Int64
+	closed  atomic.Bool
 }
 
 // NewWorker returns a new worker end. Call it once per capture worker
 // before it starts; it may be called while the sink runs.
 func (s *Sink) NewWorker() *Worker {
 	w := &Worker{s: s, full: newSPSC(s.cfg.WorkerBatches), free: newSPSC(s.cfg.WorkerBatches),
-		age: int64(s.cfg.BatchAge), maxR: s.cfg.BatchRows, maxB: s.cfg.BatchBytes}
+		age: int64(s.cfg.BatchAge), maxR: s.cfg.BatchRows, maxB: s.cfg.BatchBytes, node: s.cfg.Node}
 	w.cur = w.newBatch()
 	s.mu.Lock()
 	s.workers = append(s.workers, w)
@@ -323,7 +344,14 @@ func (s *Sink) NewWorker() *Worker {
 
 func (w *Worker) newBatch() *SIPBatch {
 	w.owned++
-	return &SIPBatch{Node: w.s.cfg.Node, NodeFromHEP: w.s.cfg.NodeFromHEP, owner: w}
+	return &SIPBatch{Node: w.node, NodeFromHEP: w.s.cfg.NodeFromHEP, owner: w}
+}
+
+// SetNode changes the node name stored from the next row on (a SIGHUP
+// reload). It is called by the worker's own goroutine.
+func (w *Worker) SetNode(node string) {
+	w.node = node
+	w.cur.Node = node
 }
 
 // Append adds one message to the worker's batch (the one copy of its bytes)
@@ -334,7 +362,9 @@ func (w *Worker) newBatch() *SIPBatch {
 func (w *Worker) Append(m *decode.Meta, s *decode.SIP) {
 	b := w.cur
 	if b.rows == 0 {
-		b.start = time.Now().UnixNano() / w.age
+		now := time.Now().UnixNano()
+		b.start, b.first = now/w.age, now
+		w.filling.Store(now)
 	}
 	b.Append(m, s)
 	if b.rows >= w.maxR || b.size >= w.maxB {
@@ -392,10 +422,13 @@ func (w *Worker) handoff() {
 		w.s.rowsLost.Add(uint64(w.cur.rows))
 		w.s.logOnce("worker-full", "sink: a capture worker has no free batch; dropping rows (sink behind)")
 		w.cur.Reset()
+		w.filling.Store(0)
 		return
 	}
 	w.full.push(w.cur) // cannot fail: the ring holds all the worker's batches
+	next.Node = w.node
 	w.cur = next
+	w.filling.Store(0)
 	w.s.poke()
 }
 
@@ -516,6 +549,12 @@ func (s *Sink) flush() {
 	enc := NewEncoder(s.layout, s.method)
 	for g := range s.groups {
 		data, rows, err := enc.AppendBody(s.bodies.get(), g)
+		var first int64
+		for _, b := range g {
+			if b.first != 0 && (first == 0 || b.first < first) {
+				first = b.first
+			}
+		}
 		for _, b := range g {
 			select {
 			case s.back <- b:
@@ -535,7 +574,12 @@ func (s *Sink) flush() {
 			t[i] = byte(h.High >> (56 - 8*i))
 			t[8+i] = byte(h.Low >> (56 - 8*i))
 		}
-		s.submit(&body{query: s.layout.Query, token: hex.EncodeToString(t[:]), rows: rows, data: data})
+		if s.onBody != nil {
+			s.onBody(rows, len(data))
+		}
+		b := &body{query: s.layout.Query, token: hex.EncodeToString(t[:]), rows: rows, data: data, first: first}
+		s.track(b)
+		s.submit(b)
 	}
 }
 
@@ -571,8 +615,51 @@ func (s *Sink) submit(b *body) {
 	s.toSpool(b)
 }
 
+// track registers b as encoded and not yet inserted or spooled.
+func (s *Sink) track(b *body) {
+	if b.first == 0 {
+		return
+	}
+	s.inflightMu.Lock()
+	s.inflight[b] = b.first
+	s.inflightMu.Unlock()
+}
+
+func (s *Sink) untrack(b *body) {
+	s.inflightMu.Lock()
+	delete(s.inflight, b)
+	s.inflightMu.Unlock()
+}
+
+// OldestUnflushed returns the age at now of the oldest row that is neither
+// in ClickHouse nor in the spool: in a batch being filled, queued, encoded
+// or retried from memory. 0 when there is none. Safe from any goroutine.
+func (s *Sink) OldestUnflushed(now time.Time) time.Duration {
+	oldest := int64(0)
+	min := func(t int64) {
+		if t != 0 && (oldest == 0 || t < oldest) {
+			oldest = t
+		}
+	}
+	s.mu.Lock()
+	for _, w := range s.workers {
+		min(w.filling.Load())
+	}
+	s.mu.Unlock()
+	s.inflightMu.Lock()
+	for _, t := range s.inflight {
+		min(t)
+	}
+	s.inflightMu.Unlock()
+	if oldest == 0 {
+		return 0
+	}
+	return max(0, now.Sub(time.Unix(0, oldest)))
+}
+
 // toSpool writes b to the spool; a full spool loses it (counted, logged).
 func (s *Sink) toSpool(b *body) {
+	defer s.untrack(b)
 	if s.spool == nil {
 		s.rowsLost.Add(uint64(b.rows))
 		s.logOnce("no-spool", "sink: rows lost: ClickHouse unavailable and no spool configured", "rows", b.rows)
@@ -737,7 +824,11 @@ func (s *Sink) attempt(b *body) (ErrClass, error) {
 		b.ambiguous = true
 	}
 	if c == ClassNone {
-		s.latency.Add(int64(time.Since(t0)))
+		d := time.Since(t0)
+		s.latency.Add(int64(d))
+		if s.onInsert != nil {
+			s.onInsert(d, b.rows)
+		}
 		s.insertsOK.Add(1)
 		s.rowsInserted.Add(uint64(b.rows))
 		return c, nil
@@ -771,6 +862,7 @@ func (s *Sink) sleep(d time.Duration) bool {
 func (s *Sink) deliver(b *body) {
 	n := int64(len(b.data))
 	defer func() {
+		s.untrack(b)
 		s.queueBytes.Add(-n)
 		s.queueBodies.Add(-1)
 		s.bodies.put(b.data) // inserted, spooled or dead-lettered: not needed

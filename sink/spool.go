@@ -41,6 +41,9 @@ type body struct {
 	ambiguous bool
 	// file is the spool file the body was read from, "" for memory.
 	file string
+	// first is the wall clock (Unix ns) of the oldest row in the body, 0
+	// when unknown (read back from the spool).
+	first int64
 }
 
 // spool keeps bodies on disk while ClickHouse is unavailable: one file per
