@@ -22,7 +22,8 @@ type Output interface {
 type Control struct {
 	captureOn atomic.Bool
 	filter    atomic.Pointer[Filter]
-	gen       atomic.Uint64 // bumped on every filter change
+	node      atomic.Pointer[string]
+	gen       atomic.Uint64 // bumped on every filter or node change
 }
 
 // NewControl returns a Control with capture on or off and the given filter
@@ -51,6 +52,18 @@ func (c *Control) SetFilter(f *Filter) {
 
 // Filter returns the current store filter.
 func (c *Control) Filter() *Filter { return c.filter.Load() }
+
+// SetNode replaces capture_node; workers pick it up at their next block and
+// pass it to their Output when it is a NodeSetter.
+func (c *Control) SetNode(node string) {
+	c.node.Store(&node)
+	c.gen.Add(1)
+}
+
+// NodeSetter is an Output whose stored node name can change at run time.
+type NodeSetter interface {
+	SetNode(node string)
+}
 
 // WorkerConfig configures one worker.
 type WorkerConfig struct {
@@ -151,6 +164,12 @@ func (w *Worker) BeginBlock() {
 	if g := w.ctl.gen.Load(); w.filter == nil || g != w.filterGen {
 		w.filter = w.ctl.Filter().Clone()
 		w.filterGen = g
+		if n := w.ctl.node.Load(); n != nil && *n != string(w.node) {
+			w.node = []byte(*n)
+			if ns, ok := w.out.(NodeSetter); ok {
+				ns.SetNode(*n)
+			}
+		}
 	}
 }
 

@@ -186,3 +186,33 @@ func TestWorkerDedup(t *testing.T) {
 		t.Errorf("stored %d, deduped %d; want 2 and 1", len(rec.callIDs), w.C.Deduped.Load())
 	}
 }
+
+type nodeRecorder struct {
+	recorder
+	node string
+}
+
+func (r *nodeRecorder) SetNode(n string) { r.node = n }
+
+func TestWorkerNodeReload(t *testing.T) {
+	f, _ := CompileFilter(`node == "n2"`)
+	ctl := NewControl(true, nil)
+	out := &nodeRecorder{node: "n1"}
+	w, err := NewWorker(WorkerConfig{Node: "n1", StoreMalformed: true}, ctl, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := udpFrame(t, sipText("INVITE sip:bob@example.com SIP/2.0", "r1", "1 INVITE"), 5060)
+	ctl.SetFilter(f)
+	w.BeginBlock()
+	w.Frame(fr, decode.LinkEthernet, 1, 0)
+	if len(out.methods) != 0 {
+		t.Fatal("the filter saw node n2 before the reload")
+	}
+	ctl.SetNode("n2")
+	w.BeginBlock()
+	w.Frame(fr, decode.LinkEthernet, 2, 0)
+	if len(out.methods) != 1 || out.node != "n2" {
+		t.Errorf("after SetNode: stored %d, output node %q", len(out.methods), out.node)
+	}
+}

@@ -145,6 +145,7 @@ func sinkConfig(c *Config) *sink.Config {
 		SpoolBytes:      c.SpoolMaxBytes,
 		DeadLetterDir:   c.DeadLetterDir,
 		DrainTimeout:    drainTimeout,
+		WorkerBatches:   c.WorkerBatches,
 	}
 }
 
@@ -260,7 +261,8 @@ func (a *app) openSink(ctx context.Context) (*sink.Sink, error) {
 	}
 	delay := 500 * time.Millisecond
 	for {
-		s, err := sink.New(context.Background(), sc, &sink.Options{Logger: a.log})
+		s, err := sink.New(context.Background(), sc, &sink.Options{Logger: a.log,
+			OnBody: a.metrics.observeBody, OnInsert: a.metrics.observeInsert})
 		if err == nil {
 			return s, nil
 		}
@@ -552,8 +554,8 @@ func (a *app) startHEP(ctx context.Context, start func(string, func() error)) er
 	return nil
 }
 
-// reload re-reads the configuration (SIGHUP). The filter, capture_on and the
-// log level take effect at once; other changes need a restart and are named.
+// reload re-reads the configuration (SIGHUP). The filter, capture_on,
+// capture_node and the log level take effect at once (within one block); other changes need a restart and are named.
 // An invalid configuration is reported and the running one kept.
 func (a *app) reload() {
 	cfg, _, err := LoadConfig(a.cfgFile, os.Environ(), a.fs)
@@ -569,11 +571,12 @@ func (a *app) reload() {
 		return
 	}
 	a.ctl.SetCapture(cfg.CaptureOn)
+	a.ctl.SetNode(cfg.CaptureNode)
 	a.level.Set(parseLevel(cfg.LogLevel))
 	var restart []string
 	for _, p := range params {
 		switch p.name {
-		case "filter", "capture_on", "log_level":
+		case "filter", "capture_on", "log_level", "capture_node":
 			continue
 		}
 		if configValue(cfg, p.name) != configValue(a.cfg, p.name) {
@@ -583,8 +586,8 @@ func (a *app) reload() {
 	old := a.cfg
 	a.cfg = cfg
 	a.metrics.reloaded(true)
-	a.log.Info("config reloaded", "filter", cfg.Filter, "capture_on", cfg.CaptureOn, "log_level", cfg.LogLevel,
-		"filter_changed", old.Filter != cfg.Filter)
+	a.log.Info("config reloaded", "filter", cfg.Filter, "capture_on", cfg.CaptureOn, "capture_node", cfg.CaptureNode,
+		"log_level", cfg.LogLevel, "filter_changed", old.Filter != cfg.Filter)
 	if len(restart) > 0 {
 		a.log.Warn("config reload: these changes take effect after a restart", "keys", fmt.Sprint(restart))
 	}

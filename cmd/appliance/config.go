@@ -57,6 +57,7 @@ type Config struct {
 	BatchRows        int
 	BatchBytes       int
 	BatchAge         time.Duration
+	WorkerBatches    int
 	SpoolDir         string
 	SpoolMaxBytes    int64
 	DeadLetterDir    string
@@ -202,6 +203,7 @@ var params = []param{
 	durParam("ring_block_timeout", "10ms", "Time after which the kernel hands over a block that is not full.", time.Millisecond, 10*time.Second, func(c *Config) *time.Duration { return &c.RingBlockTimeout }),
 	intParam("batch_rows", "50000", "Rows after which a worker's batch is flushed.", 1, 10_000_000, func(c *Config) *int { return &c.BatchRows }),
 	intParam("batch_bytes", "16MiB", "Bytes after which a worker's batch is flushed.", 4096, 1<<31-1, func(c *Config) *int { return &c.BatchBytes }),
+	intParam("worker_batches", "8", "Batches each worker owns (one filling, the others queued or being encoded); more absorb longer insert stalls at the cost of memory.", 2, 1024, func(c *Config) *int { return &c.WorkerBatches }),
 	durParam("batch_age", "1s", "Age after which a batch is flushed even if small.", 10*time.Millisecond, time.Hour, func(c *Config) *time.Duration { return &c.BatchAge }),
 	strParam("spool_dir", "/var/spool/appliance", "Folder for inserts that ClickHouse could not take yet.", func(c *Config) *string { return &c.SpoolDir }, nil),
 	{name: "spool_max_bytes", def: "10GiB", help: "Cap on the spool folder; beyond it inserts are dropped and counted.", set: func(c *Config, v string) error {
@@ -511,8 +513,8 @@ func checkAddrOrEmpty(v string) error {
 	if i < 0 {
 		return errors.New("allowed: host:port or :port")
 	}
-	if p, err := strconv.ParseUint(v[i+1:], 10, 16); err != nil || p == 0 {
-		return errors.New("allowed: host:port or :port with a port 1-65535")
+	if _, err := strconv.ParseUint(v[i+1:], 10, 16); err != nil {
+		return errors.New("allowed: host:port or :port with a port 0-65535 (0: a free port, logged at start)")
 	}
 	return nil
 }

@@ -523,8 +523,8 @@ func TestLiveSIGHUPReload(t *testing.T) {
 	sendHEP(t, hep, append(ids("keep-a", 50), ids("drop-a", 50)...))
 	p.waitMetric(t, "appliance_filtered_total", 50)
 
-	// a new filter: now the other half is kept
-	write(base + "filter: 'callid startsWith \"drop\"'\n")
+	// a new filter and node: now the other half is kept, under the new name
+	write(base + "filter: 'callid startsWith \"drop\"'\ncapture_node: hup2\n")
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog(t, p, "config reloaded")
 	sendHEP(t, hep, append(ids("keep-b", 50), ids("drop-b", 50)...))
@@ -542,17 +542,26 @@ func TestLiveSIGHUPReload(t *testing.T) {
 	p.waitMetric(t, "appliance_stored_total", 120)
 
 	// capture_on and a restart-only key
-	write(base + "filter: 'callid startsWith \"drop\"'\ncapture_on: 0\nmax_async_queries: 3\n")
+	write(base + "filter: 'callid startsWith \"drop\"'\ncapture_node: hup2\ncapture_on: 0\nmax_async_queries: 3\n")
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog(t, p, "take effect after a restart")
 	sendHEP(t, hep, ids("drop-d", 30))
 	p.waitMetric(t, "appliance_capture_off_total", 30)
+	p.waitMetric(t, "appliance_rows_inserted_total", 120)
+	for _, m := range []string{"appliance_batch_rows_count", "appliance_insert_duration_seconds_count"} {
+		if v := p.metric(t, m); v == 0 {
+			t.Errorf("%s = 0 after inserts (%v)\n%s", m, p.metric(t, "appliance_rows_inserted_total"), tail(p.log.String(), 15))
+		}
+	}
+	if v := p.metric(t, "appliance_oldest_unflushed_age_seconds"); v > 5 {
+		t.Errorf("oldest unflushed message %v s old with nothing arriving", v)
+	}
 	log := p.stop(t, syscall.SIGTERM)
 	if !strings.Contains(log, "max_async_queries") {
 		t.Errorf("the restart-only change is not named:\n%s", tail(log, 10))
 	}
-	got := query(t, srv, `SELECT splitByChar('-', callid)[1] || '-' || splitByChar('-', callid)[2] AS g, count() FROM hup.sip_capture GROUP BY g ORDER BY g FORMAT TSV`)
-	if got != "drop-b\t50\ndrop-c\t20\nkeep-a\t50" {
+	got := query(t, srv, `SELECT splitByChar('-', callid)[1] || '-' || splitByChar('-', callid)[2] AS g, node, count() FROM hup.sip_capture GROUP BY g, node ORDER BY g FORMAT TSV`)
+	if got != "drop-b\thup2\t50\ndrop-c\thup2\t20\nkeep-a\thomer01\t50" {
 		t.Errorf("stored groups:\n%s", got)
 	}
 }

@@ -32,6 +32,19 @@ type pipelineMetrics struct {
 	spoolBytes, spoolFiles, spoolWrites, spoolReplay *prometheus.Desc
 	queueBatches, queueBytes, insertSeconds          *prometheus.Desc
 	build, reloadSuccess, reloadTime                 *prometheus.Desc
+	oldestAge                                        *prometheus.Desc
+
+	batchRows, batchBytes, insertLatency prometheus.Histogram
+}
+
+// observeBody and observeInsert are the sink's observers.
+func (m *pipelineMetrics) observeBody(rows, bytes int) {
+	m.batchRows.Observe(float64(rows))
+	m.batchBytes.Observe(float64(bytes))
+}
+
+func (m *pipelineMetrics) observeInsert(d time.Duration, rows int) {
+	m.insertLatency.Observe(d.Seconds())
 }
 
 type hepSource struct {
@@ -69,6 +82,13 @@ func newPipelineMetrics() *pipelineMetrics {
 		build:         d("build_info", "Build information.", "version", "goversion"),
 		reloadSuccess: d("config_last_reload_successful", "Whether the last configuration reload succeeded."),
 		reloadTime:    d("config_last_reload_success_timestamp_seconds", "Time of the last successful configuration reload."),
+		oldestAge:     d("oldest_unflushed_age_seconds", "Age of the oldest stored message neither inserted into ClickHouse nor spooled to disk.", "table"),
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "appliance_batch_rows",
+			Help: "Rows per insert body (one or several workers' batches).", Buckets: prometheus.ExponentialBuckets(100, 2.5, 10)}),
+		batchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "appliance_batch_bytes",
+			Help: "Compressed bytes per insert body.", Buckets: prometheus.ExponentialBuckets(16<<10, 2.5, 10)}),
+		insertLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "appliance_insert_duration_seconds",
+			Help: "Duration of successful inserts.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 	}
 }
 
@@ -107,9 +127,13 @@ func (m *pipelineMetrics) reloaded(ok bool) {
 func (m *pipelineMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.kPackets, m.kDrops, m.kFreezes, m.hepMsgs, m.hepAuth, m.hepDenied, m.hepDrops,
 		m.hepGarb, m.rows, m.inserts, m.insertErrs, m.retries, m.lost, m.dead, m.spoolBytes, m.spoolFiles,
-		m.spoolWrites, m.spoolReplay, m.queueBatches, m.queueBytes, m.insertSeconds, m.build, m.reloadSuccess, m.reloadTime} {
+		m.spoolWrites, m.spoolReplay, m.queueBatches, m.queueBytes, m.insertSeconds, m.build, m.reloadSuccess, m.reloadTime,
+		m.oldestAge} {
 		ch <- d
 	}
+	m.batchRows.Describe(ch)
+	m.batchBytes.Describe(ch)
+	m.insertLatency.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -125,6 +149,9 @@ func (m *pipelineMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	g1(m.build, 1, m.version, runtime.Version())
+	m.batchRows.Collect(ch)
+	m.batchBytes.Collect(ch)
+	m.insertLatency.Collect(ch)
 	g1(m.reloadSuccess, okv)
 	g1(m.reloadTime, ts)
 	if g != nil {
@@ -163,4 +190,5 @@ func (m *pipelineMetrics) Collect(ch chan<- prometheus.Metric) {
 	g1(m.queueBatches, float64(st.QueueBatches), tbl)
 	g1(m.queueBytes, float64(st.QueueBytes), tbl)
 	c(m.insertSeconds, st.InsertLatency.Seconds(), tbl)
+	g1(m.oldestAge, s.OldestUnflushed(time.Now()).Seconds(), tbl)
 }
