@@ -468,7 +468,7 @@ func (s *Sink) collect() {
 		s.mu.Lock()
 		workers = append(workers[:0], s.workers...)
 		s.mu.Unlock()
-		allClosed, urgent := true, false
+		allClosed, urgent, live := true, false, 0
 		for _, w := range workers {
 			// A worker with most of its batches queued must get them back
 			// now rather than after the merge wait.
@@ -484,10 +484,15 @@ func (s *Sink) collect() {
 			}
 			if !w.closed.Load() {
 				allClosed = false
+				live++
 			}
 		}
 		s.pendingBatches.Store(int64(len(pending)))
-		if len(pending) > 0 && (closing || urgent || pendingBytes >= s.cfg.MaxInsertBytes || time.Since(since) >= mergeWait) {
+		// Merging waits for other workers' batches, unless every live worker
+		// has already handed one over (they flush on the same age slots), in
+		// which case nothing more is coming soon.
+		everyone := len(pending) >= live
+		if len(pending) > 0 && (closing || urgent || everyone || pendingBytes >= s.cfg.MaxInsertBytes || time.Since(since) >= mergeWait) {
 			for len(pending) > 0 {
 				n, size := 0, 0
 				for n < len(pending) && (n == 0 || size+pending[n].size <= s.cfg.MaxInsertBytes) {
