@@ -96,10 +96,19 @@ func checkExactlyOnce(t testing.TB, srv *chtest.Server, table string, n int) {
 	}
 }
 
+// TestServerRoundTrip inserts every column with each body compression and
+// reads every value back.
 func TestServerRoundTrip(t *testing.T) {
+	for _, c := range []string{"lz4", "zstd", "none"} {
+		t.Run(c, func(t *testing.T) { roundTrip(t, c) })
+	}
+}
+
+func roundTrip(t *testing.T, compression string) {
 	srv := chtest.Shared(t)
 	cfg := testConfig(t, srv)
 	cfg.NodeFromHEP = true
+	cfg.Compression = compression
 	s := newSink(t, cfg)
 	w := s.NewWorker()
 	var m decode.Meta
