@@ -94,16 +94,29 @@ func (g *Group) Close() error {
 // their errors joined (ErrClosed is not an error). It does not close the
 // rings.
 func (g *Group) Run(ctx context.Context, cpus []int, work func(worker int, r *Ring) error) error {
-	if cpus != nil && len(cpus) < len(g.Rings) {
-		return fmt.Errorf("run workers: %d cpus for %d workers", len(cpus), len(g.Rings))
+	return runPinned(ctx, "worker", len(g.Rings), cpus, g.Shutdown, func(ctx context.Context, i int) error {
+		if err := work(i, g.Rings[i]); !errors.Is(err, ErrClosed) {
+			return err
+		}
+		return nil
+	})
+}
+
+// runPinned runs fn(i) for i in [0, n) in goroutines of their own, each
+// pinned to cpus[i] when cpus is not nil. When ctx ends, or a worker fails,
+// stop is called so that the others return. It waits for every worker and
+// returns their errors joined; errors after ctx ended are not errors.
+func runPinned(ctx context.Context, what string, n int, cpus []int, stop func(), fn func(ctx context.Context, i int) error) error {
+	if cpus != nil && len(cpus) < n {
+		return fmt.Errorf("run %s: %d cpus for %d workers", what, len(cpus), n)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(ctx, g.Shutdown)
-	defer stop()
-	errs := make([]error, len(g.Rings))
+	unhook := context.AfterFunc(ctx, stop)
+	defer unhook()
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, r := range g.Rings {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -114,9 +127,8 @@ func (g *Group) Run(ctx context.Context, cpus []int, work func(worker int, r *Ri
 					return
 				}
 			}
-			err := work(i, r)
-			if err != nil && !errors.Is(err, ErrClosed) {
-				errs[i] = fmt.Errorf("worker %d: %w", i, err)
+			if err := fn(ctx, i); err != nil && ctx.Err() == nil {
+				errs[i] = fmt.Errorf("%s %d: %w", what, i, err)
 				cancel()
 			}
 		}()

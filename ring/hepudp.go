@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -116,35 +115,9 @@ func (l *HEPUDP) Close() error {
 // concurrently. Run returns when ctx is done (it closes the sockets) or a
 // handler fails.
 func (l *HEPUDP) Run(ctx context.Context, cpus []int, handle func(worker int, b *HEPBatch) error) error {
-	if cpus != nil && len(cpus) < len(l.conns) {
-		return fmt.Errorf("run hep udp: %d cpus for %d workers", len(cpus), len(l.conns))
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { l.Close() })
-	defer stop()
-	errs := make([]error, len(l.conns))
-	var wg sync.WaitGroup
-	for i, c := range l.conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if cpus != nil {
-				if err := Pin(cpus[i]); err != nil {
-					errs[i] = err
-					cancel()
-					return
-				}
-			}
-			err := l.worker(i, c, handle)
-			if err != nil && ctx.Err() == nil {
-				errs[i] = fmt.Errorf("hep udp worker %d: %w", i, err)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return runPinned(ctx, "hep udp worker", len(l.conns), cpus, func() { l.Close() }, func(ctx context.Context, i int) error {
+		return l.worker(i, l.conns[i], handle)
+	})
 }
 
 type udpReader struct {
