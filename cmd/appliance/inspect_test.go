@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -162,14 +161,9 @@ func TestInspectErrors(t *testing.T) {
 // TestInspectSharedCaptures runs inspect over every shared capture: no
 // panic, JSON that parses, and the totals of the frame path.
 func TestInspectSharedCaptures(t *testing.T) {
-	dir := os.Getenv("APPLIANCE_SHARED")
-	if dir == "" {
-		_, self, _, _ := runtime.Caller(0)
-		dir = filepath.Join(filepath.Dir(self), "..", "..", "..", "shared")
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "testdata", "pcap", "*.pcap*"))
+	files := sharedCapturesOrNil()
 	if len(files) == 0 {
-		t.Skipf("shared captures not found under %s (set APPLIANCE_SHARED)", dir)
+		t.Skip("shared captures not found beside the repository (set APPLIANCE_SHARED)")
 	}
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), append([]string{"inspect", "--json"}, files...), &out, &errOut); err != nil {
