@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"io"
 
@@ -22,12 +23,17 @@ func (w *Worker) Block(b *ring.Block) {
 
 // ReadFile feeds every frame of a capture file through w, calling onFrame
 // (when not nil) with the frame's number, counted from 1, before the frame is
-// decoded. It returns the number of frames read and the file's read error,
-// if any, after the frames before the damage were decoded.
-func ReadFile(f *ring.File, w *Worker, onFrame func(n int)) (int, error) {
+// decoded. It stops after the current block when ctx ends. It returns the
+// number of frames read and the file's read error, if any, after the frames
+// before the damage were decoded.
+func ReadFile(ctx context.Context, f *ring.File, w *Worker, onFrame func(n int)) (int, error) {
 	n := 0
 	link := decode.LinkType(f.LinkType())
 	for {
+		if ctx.Err() != nil {
+			w.Flush()
+			return n, nil
+		}
 		err := f.Next(func(b *ring.Block) error {
 			w.BeginBlock()
 			for b.Next() {

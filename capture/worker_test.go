@@ -1,16 +1,21 @@
 package capture
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sipcap/appliance/decode"
+	"github.com/sipcap/appliance/ring"
 )
 
 // recorder is an Output that keeps copies of what it is given.
@@ -214,5 +219,49 @@ func TestWorkerNodeReload(t *testing.T) {
 	w.Frame(fr, decode.LinkEthernet, 2, 0)
 	if len(out.methods) != 1 || out.node != "n2" {
 		t.Errorf("after SetNode: stored %d, output node %q", len(out.methods), out.node)
+	}
+}
+
+// TestReadFileStopsOnCancel: a capture file is read block by block until the
+// context ends; what was read is decoded, the rest is left.
+func TestReadFileStopsOnCancel(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "many.pcap")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := pcapgo.NewWriter(f)
+	pw.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	const frames = 2000 // several file blocks of 256 frames
+	for i := range frames {
+		fr := udpFrame(t, sipText("OPTIONS sip:b@example.com SIP/2.0", fmt.Sprintf("c%d", i), "1 OPTIONS"), 5060)
+		pw.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(1, 0), CaptureLength: len(fr), Length: len(fr)}, fr)
+	}
+	f.Close()
+	read := func(ctx context.Context, cancelAt int) (int, int) {
+		w, rec := newTestWorker(t, WorkerConfig{StoreMalformed: true}, NewControl(true, nil))
+		rf, err := ring.OpenFile(file, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rf.Close()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		n, err := ReadFile(ctx, rf, w, func(n int) {
+			if n == cancelAt {
+				cancel()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, len(rec.callIDs)
+	}
+	if n, stored := read(context.Background(), -1); n != frames || stored != frames {
+		t.Fatalf("whole file: %d frames, %d stored", n, stored)
+	}
+	n, stored := read(context.Background(), 10)
+	if n >= frames || n < 10 || stored != n {
+		t.Errorf("cancelled at frame 10: read %d frames, stored %d; want the first block only", n, stored)
 	}
 }

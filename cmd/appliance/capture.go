@@ -292,11 +292,7 @@ func (a *app) replay(ctx context.Context, files []string, realtime bool) error {
 		if err != nil {
 			return err
 		}
-		n, err := capture.ReadFile(f, w, func(int) {
-			if ctx.Err() != nil {
-				return
-			}
-		})
+		n, err := capture.ReadFile(ctx, f, w, nil)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = capture.ReadFile(file, w, func(n int) { printer.Frame = n })
+		_, err = capture.ReadFile(context.Background(), file, w, func(n int) { printer.Frame = n })
 		file.Close()
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("%s: %w", name, err)
