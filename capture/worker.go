@@ -188,7 +188,7 @@ func (w *Worker) HEP(datagram []byte, tsMicros int64) error {
 		w.C.HEPErrors.Add(1)
 		return err
 	}
-	if w.hep.ProtoType != hepProtoSIP {
+	if w.hep.ProtoType != decode.HEPTypeSIP {
 		w.C.HEPOther.Add(1)
 		return nil
 	}
@@ -293,6 +293,3 @@ func MethodIndex(m []byte) int {
 	}
 	return 0
 }
-
-// hepProtoSIP is HEP chunk 0x000b's value for SIP.
-const hepProtoSIP = 1

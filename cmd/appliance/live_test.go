@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -498,7 +497,6 @@ func TestConfigErrorsExit(t *testing.T) {
 			t.Errorf("%v: err %v, output %q, want %q", tc.args, err, out, tc.want)
 		}
 	}
-	var _ io.Writer = &lockedBuffer{}
 }
 
 // TestLiveSIGHUPReload: SIGHUP re-reads the config file. A new filter and

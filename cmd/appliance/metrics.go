@@ -30,7 +30,7 @@ type pipelineMetrics struct {
 	hepMsgs, hepAuth, hepDenied, hepDrops, hepGarb   *prometheus.Desc
 	rows, inserts, insertErrs, retries, lost, dead   *prometheus.Desc
 	spoolBytes, spoolFiles, spoolWrites, spoolReplay *prometheus.Desc
-	queueBatches, queueBytes, insertSeconds          *prometheus.Desc
+	queueBatches, queueBytes                         *prometheus.Desc
 	build, reloadSuccess, reloadTime                 *prometheus.Desc
 	oldestAge                                        *prometheus.Desc
 
@@ -78,7 +78,6 @@ func newPipelineMetrics() *pipelineMetrics {
 		spoolReplay:   d("spool_replays_total", "Spooled insert bodies inserted.", "table"),
 		queueBatches:  d("queue_batches", "Full batches waiting for a flusher.", "table"),
 		queueBytes:    d("queue_bytes", "Encoded insert bodies held in memory.", "table"),
-		insertSeconds: d("insert_duration_seconds_total", "Sum of the durations of successful inserts.", "table"),
 		build:         d("build_info", "Build information.", "version", "goversion"),
 		reloadSuccess: d("config_last_reload_successful", "Whether the last configuration reload succeeded."),
 		reloadTime:    d("config_last_reload_success_timestamp_seconds", "Time of the last successful configuration reload."),
@@ -127,7 +126,7 @@ func (m *pipelineMetrics) reloaded(ok bool) {
 func (m *pipelineMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.kPackets, m.kDrops, m.kFreezes, m.hepMsgs, m.hepAuth, m.hepDenied, m.hepDrops,
 		m.hepGarb, m.rows, m.inserts, m.insertErrs, m.retries, m.lost, m.dead, m.spoolBytes, m.spoolFiles,
-		m.spoolWrites, m.spoolReplay, m.queueBatches, m.queueBytes, m.insertSeconds, m.build, m.reloadSuccess, m.reloadTime,
+		m.spoolWrites, m.spoolReplay, m.queueBatches, m.queueBytes, m.build, m.reloadSuccess, m.reloadTime,
 		m.oldestAge} {
 		ch <- d
 	}
@@ -189,6 +188,5 @@ func (m *pipelineMetrics) Collect(ch chan<- prometheus.Metric) {
 	c(m.spoolReplay, float64(st.SpoolReplays), tbl)
 	g1(m.queueBatches, float64(st.QueueBatches), tbl)
 	g1(m.queueBytes, float64(st.QueueBytes), tbl)
-	c(m.insertSeconds, st.InsertLatency.Seconds(), tbl)
 	g1(m.oldestAge, s.OldestUnflushed(time.Now()).Seconds(), tbl)
 }
