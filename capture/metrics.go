@@ -98,7 +98,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.tcpResyncs, st.TCP.Resyncs, src)
 		counter(c.nonSIP, st.NonSIP, src)
 		counter(c.hep, st.HEP, src)
-		counter(c.hepOther, st.HEPNonSIP+w.C.HEPOther.Load(), src)
+		counter(c.hepOther, st.HEPNonSIP, src)
 		for m := range methods {
 			methods[m] += w.C.ByMethod[m].Load()
 		}
@@ -118,7 +118,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for k, n := range st.HEPErrors {
 			hepErrs[k] += n
 		}
-		hepErrs[0] += w.C.HEPErrors.Load() // listener datagrams, kind not kept
 		for r, n := range st.Defrag.Evicted {
 			evict[r] += n
 		}
@@ -153,11 +152,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range hepErrs {
 		if n > 0 {
-			reason := "listener"
-			if k > 0 {
-				reason = decode.HEPError(k).Kind()
-			}
-			counter(c.decodeErrors, n, "hep", reason)
+			counter(c.decodeErrors, n, "hep", decode.HEPError(k).Kind())
 		}
 	}
 	for r, n := range evict {

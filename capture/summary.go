@@ -60,9 +60,6 @@ func WriteSummary(w io.Writer, st *decode.Stats, c *Counters) {
 			parts = append(parts, fmt.Sprintf("hep/%s %d", decode.HEPError(i).Kind(), n))
 		}
 	}
-	if c != nil && c.HEPErrors.Load() > 0 {
-		parts = append(parts, fmt.Sprintf("hep/listener %d", c.HEPErrors.Load()))
-	}
 	line(w, "decode errors", parts)
 
 	parts = parts[:0]

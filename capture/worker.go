@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,8 +89,6 @@ type Counters struct {
 	Deduped   atomic.Uint64 // suppressed as duplicates
 	Off       atomic.Uint64 // seen while capture was off
 	Malformed atomic.Uint64 // SIP start line but malformed (stored or not per config)
-	HEPErrors atomic.Uint64 // HEP datagrams from listeners that did not decode
-	HEPOther  atomic.Uint64 // HEP datagrams from listeners carrying no SIP
 	ByMethod  [NumMethods]atomic.Uint64
 	ByClass   [7]atomic.Uint64 // replies by status class 1xx..6xx; [0] other
 }
@@ -112,11 +109,6 @@ type Worker struct {
 	filter    *Filter
 	filterGen uint64
 
-	// for HEP datagrams from listeners
-	hep  decode.HEP
-	sip  decode.SIP
-	meta decode.Meta
-
 	blocks uint64
 	snapMu sync.Mutex
 	snap   decode.Stats // the path's counters as last published
@@ -136,13 +128,6 @@ func NewWorker(cfg WorkerConfig, ctl *Control, out Output) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, ctl: ctl, path: p, out: out, dedup: NewDedup(cfg.Dedup), node: []byte(cfg.Node)}
-	var sipCfg *decode.SIPConfig
-	if cfg.Path != nil {
-		sipCfg = cfg.Path.SIP
-	}
-	if err := w.sip.Configure(sipCfg); err != nil {
-		return nil, fmt.Errorf("configure sip decoder: %w", err)
-	}
 	w.BeginBlock()
 	return w, nil
 }
@@ -181,29 +166,11 @@ func (w *Worker) Frame(frame []byte, link decode.LinkType, tsMicros int64, vlanT
 }
 
 // HEP decodes one HEP datagram (or one framed HEP message from a TCP or TLS
-// stream) received by a listener at tsMicros. The HEP timestamp, when
-// present, is the message's time; tsMicros is used when it is absent.
+// stream) received by a listener at tsMicros, as the frame path decodes HEP
+// found on the wire: the HEP timestamp, when present, is the message's time.
+// Errors and non-SIP payloads are counted with the path's counters.
 func (w *Worker) HEP(datagram []byte, tsMicros int64) error {
-	if err := w.hep.DecodeFrom(datagram); err != nil {
-		w.C.HEPErrors.Add(1)
-		return err
-	}
-	if w.hep.ProtoType != decode.HEPTypeSIP {
-		w.C.HEPOther.Add(1)
-		return nil
-	}
-	w.meta.Reset()
-	w.hep.FillMeta(&w.meta)
-	if w.meta.TS == 0 {
-		w.meta.TS = tsMicros
-	}
-	err := w.sip.DecodeFrom(w.hep.Payload)
-	if err == decode.ErrNotSIP {
-		w.C.HEPOther.Add(1)
-		return err
-	}
-	w.SIP(&w.meta, &w.sip, err)
-	return nil
+	return w.path.DecodeHEP(datagram, tsMicros, w)
 }
 
 // SIP is the decode.Handler: the sip_capture() decision for one message.

@@ -167,8 +167,11 @@ func TestWorkerHEP(t *testing.T) {
 		if got := fmt.Sprint(rec.methods); got != want {
 			t.Errorf("hep_store_no_script=%v: stored %s, want %s", noScript, got, want)
 		}
-		if rec.hep[0] != 3 || rec.nodes[0] != "agent7" || w.C.HEPOther.Load() != 1 || w.C.HEPErrors.Load() != 1 {
-			t.Errorf("hep meta: version %d node %q other %d errors %d", rec.hep[0], rec.nodes[0], w.C.HEPOther.Load(), w.C.HEPErrors.Load())
+		w.Publish()
+		st := w.Snapshot()
+		if rec.hep[0] != 3 || rec.nodes[0] != "agent7" || st.HEPNonSIP != 1 || st.HEPErrors[decode.ErrHEPTruncated] != 1 || st.HEP != 3 {
+			t.Errorf("hep meta: version %d node %q; counters: hep %d, not SIP %d, truncated %d", rec.hep[0], rec.nodes[0],
+				st.HEP, st.HEPNonSIP, st.HEPErrors[decode.ErrHEPTruncated])
 		}
 	}
 	// the same HEP message from the wire (UDP 9060 in a frame) goes the same way
@@ -263,5 +266,20 @@ func TestReadFileStopsOnCancel(t *testing.T) {
 	n, stored := read(context.Background(), 10)
 	if n >= frames || n < 10 || stored != n {
 		t.Errorf("cancelled at frame 10: read %d frames, stored %d; want the first block only", n, stored)
+	}
+}
+
+// TestWorkerHEPTwoInOneDatagram: a listener datagram holding two HEP
+// messages back to back yields both, as HEP found in a frame does.
+func TestWorkerHEPTwoInOneDatagram(t *testing.T) {
+	w, rec := newTestWorker(t, WorkerConfig{StoreMalformed: true}, NewControl(true, nil))
+	two := append(hep3(sipText("INVITE sip:b@example.com SIP/2.0", "x1", "1 INVITE"), "a", 1),
+		hep3(sipText("BYE sip:b@example.com SIP/2.0", "x1", "2 BYE"), "a", 1)...)
+	w.BeginBlock()
+	if err := w.HEP(two, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(rec.methods); got != "[INVITE BYE]" {
+		t.Errorf("stored %s, want [INVITE BYE]", got)
 	}
 }

@@ -270,6 +270,21 @@ func (p *Path) Decode(frame []byte, link LinkType, tsMicros int64, vlanTCI uint1
 	return err
 }
 
+// DecodeHEP decodes one HEP packet received by a listener (a UDP datagram,
+// or a message framed out of a TCP or TLS stream) exactly as HEP found in a
+// captured frame: every HEP message in it, SIP handed to h, other payload
+// types and errors counted. tsMicros is the receive time, used when the
+// packet carries none. It returns the HEP decoder's error for the first
+// message that did not decode, nil otherwise.
+func (p *Path) DecodeHEP(packet []byte, tsMicros int64, h Handler) error {
+	p.h = h
+	p.now = tsMicros
+	p.meta = Meta{TS: tsMicros}
+	err := p.hepIn(packet)
+	p.h = nil
+	return err
+}
+
 // Expire evicts IP fragments and TCP flows idle since before now (capture
 // time in microseconds) and hands on SIP messages held behind TCP holes that
 // waited too long (to the Handler of the Decode call in progress; when a
@@ -640,14 +655,14 @@ func (p *Path) notSIP(sipPort bool) {
 	}
 }
 
-func (p *Path) hepIn(b []byte) {
+func (p *Path) hepIn(b []byte) error {
 	outer := p.meta
 	for i := 0; len(b) > 0 && i < maxHEPPerDatagram; i++ {
 		if err := p.hep.DecodeFrom(b); err != nil {
 			if he, ok := err.(HEPError); ok && int(he) < len(p.stats.HEPErrors) {
 				p.stats.HEPErrors[he]++
 			}
-			return
+			return err
 		}
 		p.stats.HEP++
 		p.meta = outer
@@ -659,6 +674,7 @@ func (p *Path) hepIn(b []byte) {
 		}
 		b = p.hep.Rest
 	}
+	return nil
 }
 
 func (p *Path) tcpIn(b []byte) error {
