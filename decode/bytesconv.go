@@ -51,6 +51,21 @@ func trimLWS(b []byte) []byte {
 	return b[i:j]
 }
 
+// trimValue is trimLWS for a header value as DecodeFrom cuts it: usually one
+// leading space and the CR of the line end, tested first.
+func trimValue(b []byte) []byte {
+	if len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && (isLWS(b[0]) || isLWS(b[n-1])) {
+		return trimLWS(b)
+	}
+	return b
+}
+
 // trimCR drops one trailing CR.
 func trimCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
@@ -79,34 +94,109 @@ func parseDigits(b []byte, maxDigits int) (uint64, bool) {
 const (
 	swarOnes = 0x0101010101010101
 	swarHigh = 0x8080808080808080
-	swarLow7 = 0x7f7f7f7f7f7f7f7f
 )
 
-// alnumMask returns a word with the high bit set in each byte of w that is
-// an ASCII letter, digit, '-' or '.'. None of these bytes ends a header name,
-// a host, a user part or a parameter value, so scanners skip runs of them
-// eight at a time and handle the rest one byte at a time. Every addition
-// below stays within its byte: operands are below 0x80.
-func alnumMask(w uint64) uint64 {
-	x := w & swarLow7
-	y := x | 0x2020202020202020 // 'A'-'Z' -> 'a'-'z'; other bytes leave [a-z]
-	letter := (y + swarOnes*(0x80-'a')) &^ (y + swarOnes*(0x7f-'z'))
-	digit := (x + swarOnes*(0x80-'0')) &^ (x + swarOnes*(0x7f-'9'))
-	dashDot := (x + swarOnes*(0x80-'-')) &^ (x + swarOnes*(0x7f-'.'))
-	return (letter | digit | dashDot) &^ w & swarHigh
+// The scanners below test eight bytes at a time. Each *Mask function sets
+// the high bit of the bytes of w that belong to its set. Only the lowest set
+// bit is exact: a borrow carries upwards, so bytes above the first true one
+// may be flagged wrongly, and every caller uses just the lowest. The union of
+// masks keeps this property.
+
+// swarZero flags the zero bytes of x.
+func swarZero(x uint64) uint64 { return (x - swarOnes) &^ x & swarHigh }
+
+// swarBelow flags the bytes of w below n (n <= 0x80).
+func swarBelow(w, n uint64) uint64 { return (w - swarOnes*n) &^ w & swarHigh }
+
+// The masks below OR the tests before keeping the high bits once; each test
+// leaves the high bit of a byte set exactly where swarZero would.
+
+// hostEndMask flags a superset of what ends a URI host (clsHostEnd): every
+// byte up to SP, ',' and ':' ';' '>' '?' (0x3a, 0x3b, 0x3e and 0x3f are the
+// bytes that OR 0x05 turns into 0x3f). scanHostEnd skips the control bytes
+// that are not white space.
+func hostEndMask(w uint64) uint64 {
+	x, y := w^(swarOnes*','), (w|swarOnes*0x05)^(swarOnes*0x3f)
+	return ((w-swarOnes*0x21)&^w | (x-swarOnes)&^x | (y-swarOnes)&^y) & swarHigh
 }
 
-// skipAlnum returns the index of the first byte of b at or after i that is
-// not a letter, digit, '-' or '.' (len(b) if none).
-func skipAlnum(b []byte, i int) int {
-	for i+8 <= len(b) {
-		if nm := ^alnumMask(binary.LittleEndian.Uint64(b[i:])) & swarHigh; nm != 0 {
-			return i + bits.TrailingZeros64(nm)>>3
+// paramEndMask flags a superset of what ends an unquoted parameter value
+// (clsParamEnd): every byte up to SP, ',' '>' and ';' '?' (0x3b and 0x3f are
+// the bytes that OR 0x04 turns into 0x3f).
+func paramEndMask(w uint64) uint64 {
+	x, y, z := w^(swarOnes*','), w^(swarOnes*'>'), (w|swarOnes*0x04)^(swarOnes*0x3f)
+	return ((w-swarOnes*0x21)&^w | (x-swarOnes)&^x | (y-swarOnes)&^y | (z-swarOnes)&^z) & swarHigh
+}
+
+// uriMarkMask flags '@' and ':' ';' '>' '?', a superset of what splitURI
+// looks for after the scheme (@ ? :); it narrows the flagged byte itself.
+func uriMarkMask(w uint64) uint64 {
+	x, y := w^(swarOnes*'@'), (w|swarOnes*0x05)^(swarOnes*0x3f)
+	return ((x-swarOnes)&^x | (y-swarOnes)&^y) & swarHigh
+}
+
+// scanClass returns the index of the first byte of b at or after i in class
+// cls (clsHostEnd or clsParamEnd) of sipClassTable, or len(b). The class's
+// mask function flags a superset of it; a
+// flagged byte outside it (a control byte other than white space, rare in
+// SIP) is stepped over. scanClass may read up to seven bytes past len(b) when
+// cap(b) allows, never past cap(b): those bytes belong to the same buffer
+// (the rest of the message), and the result is clamped to len(b), so it
+// depends only on b.
+func scanClass(b []byte, i int, cls uint8) int {
+	n := len(b)
+	b = b[:cap(b)]
+	for i < n && i+8 <= len(b) {
+		// A branch rather than a func value, so that the masks inline.
+		var m uint64
+		if w := binary.LittleEndian.Uint64(b[i:]); cls == clsHostEnd {
+			m = hostEndMask(w)
+		} else {
+			m = paramEndMask(w)
 		}
-		i += 8
-	}
-	for i < len(b) && sipClassTable[b[i]]&clsAlnum != 0 {
+		if m == 0 {
+			i += 8
+			continue
+		}
+		i += bits.TrailingZeros64(m) >> 3
+		if i >= n {
+			return n
+		}
+		if sipClassTable[b[i]]&cls != 0 {
+			return i
+		}
 		i++
 	}
-	return i
+	for ; i < n; i++ {
+		if sipClassTable[b[i]]&cls != 0 {
+			return i
+		}
+	}
+	return n
+}
+
+// scanHostEnd returns the index of the first byte of b at or after i that
+// ends a host (clsHostEnd), or len(b); see scanClass.
+func scanHostEnd(b []byte, i int) int { return scanClass(b, i, clsHostEnd) }
+
+// scanParamEnd returns the index of the first byte of b at or after i that
+// ends an unquoted parameter value (clsParamEnd), or len(b); see scanClass.
+func scanParamEnd(b []byte, i int) int { return scanClass(b, i, clsParamEnd) }
+
+// scanURIMark returns the index of the first '@', ':', ';', '>' or '?' of b
+// at or after i, or len(b); see scanHostEnd.
+func scanURIMark(b []byte, i int) int {
+	n := len(b)
+	b = b[:cap(b)]
+	for ; i < n && i+8 <= len(b); i += 8 {
+		if m := uriMarkMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return min(i+bits.TrailingZeros64(m)>>3, n)
+		}
+	}
+	for ; i < n; i++ {
+		if c := b[i]; c == '@' || c|0x05 == 0x3f {
+			return i
+		}
+	}
+	return n
 }

@@ -405,6 +405,10 @@ func (h *HEP) decodeV3(data []byte) error {
 	// The loop indexes data instead of reslicing a cursor, and checks fixed
 	// sizes per case against the chunk length: both cut instructions per chunk
 	// on the ~14-chunk packets agents send (see bench/results/hep.md).
+	// chunks and skipped are kept in registers and stored once: through h,
+	// every chunk's store would reload and store them again.
+	var chunks uint64
+	skipped := 0
 	for i := 6; i < total; {
 		c := data[i:total]
 		if len(c) < 6 {
@@ -559,11 +563,12 @@ func (h *HEP) decodeV3(data []byte) error {
 			h.GroupID = c[6:n]
 		default:
 			// A vendor chunk, or a generic type this decoder does not know.
-			h.Skipped++
+			skipped++
 			continue
 		}
-		h.Chunks |= 1 << (vt & 63) // known types are < 64; the mask drops the shift check
+		chunks |= 1 << (vt & 63) // known types are < 64; the mask drops the shift check
 	}
+	h.Chunks, h.Skipped = chunks, skipped
 	if h.Family == 0 {
 		switch {
 		case h.Src.Is4() || h.Dst.Is4():

@@ -5,6 +5,7 @@ package decode
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // SIP is a parsed SIP message. Byte-slice fields alias the input passed to
@@ -209,16 +210,62 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			break
 		}
 		start := pos
-		// Name, optional SP/HT, colon. None of these scans can pass a LF.
-		i := pos
-		for i < len(data) && tokenTable[data[i]] {
-			i++
+		// Name, optional SP/HT, colon: i ends at the colon. The fast path finds
+		// a colon within the first 24 bytes a word at a time, stopping at any
+		// byte below 0x20, and looks the name up by those words. The byte loop
+		// below decides the rest: names followed by white space or longer than
+		// 23 bytes, unknown names with bytes that are not token bytes,
+		// malformed lines, the last bytes of the input.
+		var i, nameEnd int
+		id := hdrUnknown
+		ok := false
+		var k0, k1, k2 uint64
+		k := 0
+		if pos+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[pos:])
+			if m := sipNameStop(w); m != 0 {
+				n := bits.TrailingZeros64(m) >> 3
+				k0, k = (w|nameFold)&(1<<(8*n)-1), n
+			} else if pos+16 <= len(data) {
+				k0 = w | nameFold
+				w = binary.LittleEndian.Uint64(data[pos+8:])
+				if m := sipNameStop(w); m != 0 {
+					n := bits.TrailingZeros64(m) >> 3
+					k1, k = (w|nameFold)&(1<<(8*n)-1), 8+n
+				} else if pos+24 <= len(data) {
+					k1 = w | nameFold
+					w = binary.LittleEndian.Uint64(data[pos+16:])
+					if m := sipNameStop(w); m != 0 {
+						n := bits.TrailingZeros64(m) >> 3
+						k2, k = (w|nameFold)&(1<<(8*n)-1), 16+n
+					}
+				}
+			}
 		}
-		nameEnd := i
-		for i < len(data) && (data[i] == ' ' || data[i] == '\t') {
-			i++
+		if k > 0 && data[pos+k] == ':' {
+			e := &sipNameEntries[sipNameIndex[sipNameHash(k0, k1, k2)]]
+			if e.k0 == k0 && e.k1 == k1 && e.k2 == k2 {
+				id, ok = e.id, true
+			} else {
+				ok = isTokenBytes(data[pos : pos+k])
+			}
+			i, nameEnd = pos+k, pos+k
 		}
-		ok := nameEnd > pos && i < len(data) && data[i] == ':'
+		if !ok {
+			// None of these scans can pass a LF.
+			i = pos
+			for i < len(data) && tokenTable[data[i]] {
+				i++
+			}
+			nameEnd = i
+			for i < len(data) && (data[i] == ' ' || data[i] == '\t') {
+				i++
+			}
+			ok = nameEnd > pos && i < len(data) && data[i] == ':'
+			if ok {
+				id = lookupSIPHeader(data[start:nameEnd])
+			}
+		}
 		// End of the logical line: the LF not followed by SP or HT (a fold).
 		end, next := len(data), len(data)
 		for p := i; ; {
@@ -240,7 +287,6 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			pos = next
 			continue
 		}
-		id := lookupSIPHeader(data[start:nameEnd])
 		pos = next
 		var extra bool
 		if id == hdrUnknown {
@@ -254,7 +300,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		if !first && !extra {
 			continue
 		}
-		v := trimLWS(data[i+1 : end])
+		v := trimValue(data[i+1 : end])
 		if first {
 			s.seen |= bit
 			if e := s.known(id, v); e != nil && err == nil {
@@ -423,6 +469,58 @@ func (s *SIP) extra(m *sipMatcher, id sipHdr, name, v []byte) {
 			s.CallIDAleg = v
 		}
 	}
+}
+
+// nameFold is ORed into every byte of a header name to fold its case; see
+// sipheader_generate.go for why that is exact for the names looked up.
+const nameFold = swarOnes * 0x20
+
+// sipNameStop flags the bytes of w that end a header name for the fast path:
+// ':' and every byte below 0x20. Only the lowest flag is exact.
+func sipNameStop(w uint64) uint64 {
+	x := w ^ (swarOnes * ':')
+	return ((x-swarOnes)&^x | (w-swarOnes*0x20)&^w) & swarHigh
+}
+
+// sipNameHash hashes the keys of a header name into sipNameIndex.
+func sipNameHash(k0, k1, k2 uint64) uint {
+	return uint(((k0 ^ k1*3 ^ k2*5) * sipNameHashMul) >> (64 - sipNameHashBits))
+}
+
+// lookupSIPHeader returns the id of the header named name, compared
+// case-insensitively; compact forms map to the id of their full name. name
+// must consist of token bytes (tokenTable), as header names do.
+func lookupSIPHeader(name []byte) sipHdr {
+	if len(name) == 0 || len(name) > 24 {
+		return hdrUnknown
+	}
+	var buf [24]byte
+	copy(buf[:], name)
+	var k [3]uint64
+	for i := range k {
+		if w := binary.LittleEndian.Uint64(buf[8*i:]); w != 0 {
+			k[i] = w | nameFold
+		}
+	}
+	// Clear the folded bits of the bytes past the name.
+	if n := len(name); n%8 != 0 {
+		k[n/8] &= 1<<(8*(n%8)) - 1
+	}
+	e := &sipNameEntries[sipNameIndex[sipNameHash(k[0], k[1], k[2])]]
+	if e.k0 == k[0] && e.k1 == k[1] && e.k2 == k[2] {
+		return e.id
+	}
+	return hdrUnknown
+}
+
+// isTokenBytes reports whether every byte of b is a token byte.
+func isTokenBytes(b []byte) bool {
+	for _, c := range b {
+		if !tokenTable[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // sipHeaderLine returns the logical header line that starts at pos, with its
@@ -705,13 +803,11 @@ func splitURI(u []byte) (user, host []byte, port uint16) {
 	// One pass to the first '@' or '?', noting the first ':' (the user part
 	// ends there, before a password).
 	colon := -1
-	for i = 0; i < len(rest); i++ {
-		if c := rest[i]; sipClassTable[c]&clsURIMark == 0 {
-			continue
-		} else if c == '@' || c == '?' {
+	for i = scanURIMark(rest, 0); i < len(rest); i = scanURIMark(rest, i+1) {
+		if c := rest[i]; c == '@' || c == '?' {
 			break
-		} else if colon < 0 {
-			colon = i // c == ':'
+		} else if c == ':' && colon < 0 {
+			colon = i
 		}
 	}
 	if i < len(rest) && rest[i] == '@' {
@@ -740,9 +836,7 @@ func splitHostPort(b []byte) (host []byte, port uint16) {
 			i = c + 1
 		}
 	}
-	for i < len(b) && !hostEnd(b[i]) {
-		i++
-	}
+	i = scanHostEnd(b, i)
 	host = b[:i]
 	if i < len(b) && b[i] == ':' {
 		j := i + 1
@@ -755,9 +849,6 @@ func splitHostPort(b []byte) (host []byte, port uint16) {
 	}
 	return host, port
 }
-
-// hostEnd reports whether c ends the host part of a URI (':' included).
-func hostEnd(c byte) bool { return sipClassTable[c]&clsHostEnd != 0 }
 
 // unbracket drops the brackets of an IPv6 reference.
 func unbracket(h []byte) []byte {
@@ -801,9 +892,12 @@ func firstValue(v []byte) []byte {
 // without their quotes.
 func findParam(p []byte, name string) []byte {
 	for {
-		i := bytes.IndexByte(p, ';')
-		if i < 0 {
-			return nil
+		// The header parameters of From and To usually start right here.
+		i := 0
+		if len(p) == 0 || p[0] != ';' {
+			if i = bytes.IndexByte(p, ';'); i < 0 {
+				return nil
+			}
 		}
 		p = p[i+1:]
 		j := 0
@@ -828,15 +922,7 @@ func findParam(p []byte, name string) []byte {
 		if k < len(p) && p[k] == '"' {
 			return quoted(p[k+1:])
 		}
-		e := k
-		for {
-			e = skipAlnum(p, e)
-			if e >= len(p) || sipClassTable[p[e]]&clsParamEnd != 0 {
-				break
-			}
-			e++
-		}
-		return p[k:e]
+		return p[k:scanParamEnd(p, k)]
 	}
 }
 

@@ -7,12 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -718,28 +718,82 @@ func TestSIPGolden(t *testing.T) {
 	}
 }
 
-// TestSIPAlnumMask checks the SWAR classifier against the byte table for
-// every byte value at every position of a word, among several neighbours.
-func TestSIPAlnumMask(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 8; pos++ {
-			for _, fill := range []byte{'a', 'Z', '9', '-', 0x80, ':', 0xff, 0, '@', '`'} {
-				var b [8]byte
-				for i := range b {
-					b[i] = fill
-				}
-				b[pos] = byte(c)
-				m := alnumMask(binary.LittleEndian.Uint64(b[:]))
-				for i := range b {
-					if got, want := m>>(8*i+7)&1 == 1, sipClassTable[b[i]]&clsAlnum != 0; got != want {
-						t.Fatalf("byte %#x at %d among %#x: alnumMask says %v", b[i], i, fill, got)
+// TestSIPWordMasks checks each word-at-a-time classifier against a byte
+// predicate: for every byte value at every position of a word, among several
+// neighbours, the lowest flagged byte is the first byte of the set (the only
+// flag the callers use), and no bit other than a high bit is set. It also
+// checks the scanners built on them against the class table, including reads
+// past len within cap.
+func TestSIPWordMasks(t *testing.T) {
+	masks := []struct {
+		name string
+		mask func(uint64) uint64
+		in   func(c byte) bool // the set the mask flags
+		cls  func(c byte) bool // the set the scanner stops at; nil: in
+		scan func([]byte, int) int
+	}{
+		{"sipNameStop", sipNameStop, func(c byte) bool { return c == ':' || c < 0x20 }, nil, nil},
+		{"hostEndMask", hostEndMask, func(c byte) bool { return c <= ' ' || strings.IndexByte(",:;>?", c) >= 0 },
+			func(c byte) bool { return sipClassTable[c]&clsHostEnd != 0 }, scanHostEnd},
+		{"paramEndMask", paramEndMask, func(c byte) bool { return c <= ' ' || strings.IndexByte(",;>?", c) >= 0 },
+			func(c byte) bool { return sipClassTable[c]&clsParamEnd != 0 }, scanParamEnd},
+		{"uriMarkMask", uriMarkMask, func(c byte) bool { return strings.IndexByte("@:;>?", c) >= 0 }, nil, scanURIMark},
+	}
+	fills := []byte{'a', 'Z', '9', '-', 0x80, ':', 0xff, 0, '@', '`', ' ', ';', 0x21, 0x1f, 0x40}
+	for _, mk := range masks {
+		for c := 0; c < 256; c++ {
+			for pos := 0; pos < 8; pos++ {
+				for _, fill := range fills {
+					var b [8]byte
+					for i := range b {
+						b[i] = fill
 					}
-				}
-				if m&^swarHigh != 0 {
-					t.Fatalf("alnumMask(%q) = %#x sets bits other than the high ones", b[:], m)
-				}
-				if got, want := skipAlnum(b[:], 0), bytes.IndexFunc(b[:], func(r rune) bool { return r >= utf8.RuneSelf || sipClassTable[r]&clsAlnum == 0 }); want >= 0 && got != want || want < 0 && got != 8 {
-					t.Fatalf("skipAlnum(%q) = %d, want %d", b[:], got, want)
+					b[pos] = byte(c)
+					want := -1
+					for i := range b {
+						if mk.in(b[i]) {
+							want = i
+							break
+						}
+					}
+					m := mk.mask(binary.LittleEndian.Uint64(b[:]))
+					got := -1
+					if m != 0 {
+						got = bits.TrailingZeros64(m) >> 3
+					}
+					if got != want {
+						t.Fatalf("%s(% x): first flagged byte %d, want %d", mk.name, b[:], got, want)
+					}
+					if m&^swarHigh != 0 {
+						t.Fatalf("%s(% x) = %#x sets bits other than the high ones", mk.name, b[:], m)
+					}
+					if mk.scan == nil {
+						continue
+					}
+					stop := mk.cls
+					if stop == nil {
+						stop = mk.in
+					}
+					// The scanner over every prefix of a 16-byte buffer
+					// holding the word twice: the bytes past len(b) may be
+					// read but never change the result.
+					var buf [16]byte
+					copy(buf[:], b[:])
+					copy(buf[8:], b[:])
+					for n := 0; n <= 16; n++ {
+						for from := 0; from <= n; from++ {
+							want := n
+							for i := from; i < n; i++ {
+								if stop(buf[i]) {
+									want = i
+									break
+								}
+							}
+							if got := mk.scan(buf[:n], from); got != want {
+								t.Fatalf("scan for %s(% x [:%d], %d) = %d, want %d", mk.name, buf[:], n, from, got, want)
+							}
+						}
+					}
 				}
 			}
 		}
@@ -804,4 +858,54 @@ func mixCase(s string, phase int) string {
 		}
 	}
 	return string(b)
+}
+
+// TestSIPHeaderNameFastPath checks the word-at-a-time name search in
+// DecodeFrom against lookupSIPHeader: every known name, full and compact,
+// in several cases and with white space before the colon, is recognised as
+// a configured custom header, at positions where 8, 16 or 24 bytes follow
+// (the fast path) and at the very end of the input (the byte loop). Names
+// holding a byte below 0x20 that ORed with 0x20 would spell a known name
+// must not be taken for it.
+func TestSIPHeaderNameFastPath(t *testing.T) {
+	var names []string
+	for id := hdrUnknown + 1; id < numSIPHdr; id++ {
+		names = append(names, sipHeaderNames[id])
+	}
+	names = append(names, "i", "F", "x-unknown-header", "a-name-that-is-longer-than-24-bytes")
+	for _, name := range names {
+		for _, variant := range []string{name, strings.ToUpper(name), mixCase(name, 1), name + " ", name + "\t "} {
+			cfg := &SIPConfig{CustomHeaders: [3]string{strings.TrimSpace(variant)}}
+			s, err := NewSIP(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tail := range []string{"\r\n\r\n" + strings.Repeat("x", 30), "\r\n\r\n"} {
+				msg := "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\n" + variant + ": value\r\n" + tail
+				// CSeq and Content-Length reject "value": only the
+				// custom field is checked. Call-ID's first value is "1".
+				err := s.DecodeFrom([]byte(msg))
+				if err == ErrNotSIP || err == ErrSIPBadHeader && sipHeaderNames[hdrCSeq] != name {
+					t.Fatalf("%q: %v", msg, err)
+				}
+				want := "value"
+				if name == "call-id" || name == "i" {
+					want = "1"
+				}
+				if string(s.Custom[0]) != want {
+					t.Errorf("%q: custom header %q, want %q", msg, s.Custom[0], want)
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"Call\rID", "Call\x0dID", "X-RTP-Stat-T\x13\x18", "Via\x00", "\x16ia"} {
+		msg := "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\n" + bad + ": value\r\n\r\n" + strings.Repeat("x", 30)
+		var s SIP
+		if err := s.DecodeFrom([]byte(msg)); err != ErrSIPBadHeader {
+			t.Errorf("%q: err %v, want %v", bad, err, ErrSIPBadHeader)
+		}
+		if string(s.CallID) != "1" || s.Via1 != nil {
+			t.Errorf("%q: Call-ID %q Via %q", bad, s.CallID, s.Via1)
+		}
+	}
 }

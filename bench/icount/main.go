@@ -1,0 +1,40 @@
+// Command icount decodes one message N times so that valgrind can count the
+// instructions one decode takes. Run it twice with different N and divide the
+// difference by the difference in N, so that start-up cost cancels out:
+//
+//	valgrind --tool=cachegrind --cache-sim=no ./icount -n 1000 msg.sip
+//	valgrind --tool=cachegrind --cache-sim=no ./icount -n 11000 msg.sip
+//
+// Instruction counts do not depend on the load of a shared machine, which is
+// why decisions about the decoder were made with them (bench/results/sip.md).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/sipcap/appliance/decode"
+)
+
+func main() {
+	n := flag.Int("n", 1000, "decodes")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: icount [-n N] FILE")
+		os.Exit(2)
+	}
+	msg, err := os.ReadFile(flag.Arg(0))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var s decode.SIP
+	bad := 0
+	for i := 0; i < *n; i++ {
+		if s.DecodeFrom(msg) != nil {
+			bad++
+		}
+	}
+	fmt.Println(len(s.CallID), bad)
+}
