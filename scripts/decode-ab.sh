@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# decode-ab.sh REV [SECONDS] compares the SIP and HEP decoders of git revision
+# REV ("old") with the working tree ("new") in one process, on a machine too
+# noisy for separate benchmark runs to settle a 10 % difference.
+#
+# It copies REV's decode package into a temporary module next to the working
+# tree's (imported through a replace directive), picks from the shared
+# captures the INVITE with SDP, the 200 with SDP and the REGISTER with
+# Authorization closest to 850 bytes (as decode's BenchmarkSIP does), wraps
+# the INVITE in a HEP v3 packet of 14 chunks, and then, for SECONDS (default
+# 3) per message, alternates 2000 decodes with old and 2000 with new. Each
+# round gives one new/old time ratio; the median of the ratios is the
+# figure to quote, as load that slows one half of a round slows the other.
+# It also times github.com/emiago/sipgo's parser against new in the same way.
+#
+# The shared captures are read from $APPLIANCE_SHARED/testdata/pcap
+# (default ../shared next to the repository).
+set -euo pipefail
+rev=${1:?usage: decode-ab.sh REV [SECONDS]}
+secs=${2:-3}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+shared=${APPLIANCE_SHARED:-$repo/../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+mkdir -p "$tmp/old" "$tmp/ab"
+git -C "$repo" archive "$rev" decode | tar -x -C "$tmp/old" --strip-components=1
+rm -f "$tmp"/old/*_test.go
+sed -e 's#^module .*#module decodeab#' "$repo/go.mod" >"$tmp/go.mod"
+cp "$repo/go.sum" "$tmp/go.sum"
+cat >>"$tmp/go.mod" <<EOF
+
+require github.com/sipcap/appliance v0.0.0
+replace github.com/sipcap/appliance => $repo
+EOF
+
+cat >"$tmp/ab/main.go" <<'EOF'
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	old "decodeab/old"
+
+	"github.com/sipcap/appliance/decode"
+)
+
+type pick struct{ best [3][]byte }
+
+func (p *pick) SIP(_ *decode.Meta, s *decode.SIP, err error) {
+	if err != nil {
+		return
+	}
+	sdp := len(s.Body) > 0 && bytes.EqualFold(s.ContentType, []byte("application/sdp"))
+	kind := -1
+	switch {
+	case bytes.Equal(s.Method, []byte("INVITE")) && sdp:
+		kind = 0
+	case s.Status == 200 && sdp:
+		kind = 1
+	case bytes.Equal(s.Method, []byte("REGISTER")) && len(s.AuthUser) > 0:
+		kind = 2
+	}
+	abs := func(n int) int { return max(n, -n) }
+	if kind >= 0 && (p.best[kind] == nil || abs(len(s.Msg)-850) < abs(len(p.best[kind])-850)) {
+		p.best[kind] = bytes.Clone(s.Msg)
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func hep3(payload []byte) []byte {
+	b := []byte("HEP3\x00\x00")
+	chunk := func(t uint16, v []byte) {
+		b = binary.BigEndian.AppendUint16(b, 0)
+		b = binary.BigEndian.AppendUint16(b, t)
+		b = binary.BigEndian.AppendUint16(b, uint16(6+len(v)))
+		b = append(b, v...)
+	}
+	u16 := func(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	chunk(1, []byte{2})
+	chunk(2, []byte{17})
+	chunk(3, []byte{192, 0, 2, 1})
+	chunk(4, []byte{192, 0, 2, 2})
+	chunk(7, u16(5060))
+	chunk(8, u16(5062))
+	chunk(9, u32(1700000000))
+	chunk(10, u32(123456))
+	chunk(11, []byte{1})
+	chunk(12, u32(2001))
+	chunk(14, []byte("myHep"))
+	chunk(17, []byte("a84b4c76e66710@pc33"))
+	chunk(19, []byte("node1"))
+	chunk(15, payload)
+	binary.BigEndian.PutUint16(b[4:6], uint16(len(b)))
+	return b
+}
+
+// ab alternates a and b, n calls each per round, for d; it returns the
+// medians and minimums of the per-call times and the median of b/a.
+func ab(d time.Duration, na, nb int, a, b func()) (ma, mina, mb, minb, ratio float64, rounds int) {
+	var ra, rb, rr []float64
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		t0 := time.Now()
+		for range na {
+			a()
+		}
+		t1 := time.Now()
+		for range nb {
+			b()
+		}
+		t2 := time.Now()
+		x, y := float64(t1.Sub(t0))/float64(na), float64(t2.Sub(t1))/float64(nb)
+		ra, rb, rr = append(ra, x), append(rb, y), append(rr, y/x)
+	}
+	med := func(v []float64) float64 { sort.Float64s(v); return v[len(v)/2] }
+	ma, mb, ratio = med(ra), med(rb), med(rr)
+	return ma, ra[0], mb, rb[0], ratio, len(rr)
+}
+
+func main() {
+	secs, err := strconv.Atoi(os.Args[2])
+	must(err)
+	d := time.Duration(secs) * time.Second
+	var p pick
+	path, err := decode.NewPath(nil)
+	must(err)
+	for _, name := range []string{"sip-udp-register-auth-invite-cancel-ipv4.pcap", "sip-udp-call-rtp-mixed-traffic-ipv4.pcap",
+		"sip-udp-t38-fax-options-bye-ipv4.pcap", "sip-udp-call-ipv6.pcap"} {
+		f, err := os.Open(filepath.Join(os.Args[1], name))
+		must(err)
+		r, err := pcapgo.NewReader(f)
+		must(err)
+		for {
+			data, ci, err := r.ZeroCopyReadPacketData()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			must(err)
+			_ = path.Decode(data, decode.LinkType(r.LinkType()), ci.Timestamp.UnixMicro(), 0, &p)
+		}
+		f.Close()
+	}
+	names := []string{"invite-sdp", "200-sdp", "register-auth"}
+	fmt.Println("message                 old ns/op (min)     new ns/op (min)    new/old median  rounds")
+	for i, msg := range p.best {
+		if msg == nil {
+			must(fmt.Errorf("no %s message in the captures", names[i]))
+		}
+		var o old.SIP
+		var n decode.SIP
+		ma, mina, mb, minb, r, k := ab(d, 2000, 2000, func() { o.DecodeFrom(msg) }, func() { n.DecodeFrom(msg) })
+		fmt.Printf("%-20s %9.0f (%5.0f) %9.0f (%5.0f) %14.3f %7d\n", names[i]+"-"+strconv.Itoa(len(msg))+"B", ma, mina, mb, minb, r, k)
+	}
+	pkt := hep3(p.best[0])
+	var oh old.HEP
+	var nh decode.HEP
+	ma, mina, mb, minb, r, k := ab(d, 20000, 20000, func() { oh.DecodeFrom(pkt) }, func() { nh.DecodeFrom(pkt) })
+	fmt.Printf("%-20s %9.1f (%5.1f) %9.1f (%5.1f) %14.3f %7d\n", "hep3-"+strconv.Itoa(len(pkt))+"B", ma, mina, mb, minb, r, k)
+	fmt.Println("\nmessage                 sipgo ns/op (min)   new ns/op (min)    sipgo/new median  rounds")
+	parser := sip.NewParser()
+	for i, msg := range p.best {
+		var n decode.SIP
+		ma, mina, mb, minb, r, k := ab(d, 200, 2000, func() {
+			if _, err := parser.ParseSIP(msg); err != nil {
+				panic(err)
+			}
+		}, func() { n.DecodeFrom(msg) })
+		fmt.Printf("%-20s %9.0f (%5.0f) %9.0f (%5.0f) %16.1f %7d\n", names[i]+"-"+strconv.Itoa(len(msg))+"B", ma, mina, mb, minb, 1/r, k)
+	}
+}
+EOF
+
+cd "$tmp"
+GOFLAGS=-mod=mod go build -o ab/ab ./ab
+./ab/ab "$shared/testdata/pcap" "$secs"
