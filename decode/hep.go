@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -589,6 +590,53 @@ func (h *HEP) decodeV3(data []byte) error {
 		h.Compressed = true
 	}
 	return nil
+}
+
+// HEPAuthorized reports whether every HEP message in packet carries an auth
+// key chunk (0x000e) equal to key, for a listener that requires one. It
+// walks the chunk headers only (nothing is copied or inflated), about half
+// the work of a decode, over the messages Path.DecodeHEP would decode: up to
+// eight, stopping at the first that is not a well-formed HEP v3 message.
+// When a message carries several key chunks the last counts, as in
+// DecodeFrom. The keys are compared in constant time. A packet whose first
+// message is not well-formed HEP v3 is not authorized (v1 and v2 carry no
+// key).
+func HEPAuthorized(packet, key []byte) bool {
+	ok := false
+	for i := 0; i < maxHEPPerDatagram && len(packet) >= 6; i++ {
+		if m := binary.BigEndian.Uint32(packet); m != hepMagicHEP3 && m != hepMagicEEP3 {
+			break
+		}
+		total := int(binary.BigEndian.Uint16(packet[4:6]))
+		if total < 6 || total > len(packet) {
+			break
+		}
+		var got []byte
+		j := 6
+		for j < total {
+			c := packet[j:total]
+			if len(c) < 6 {
+				break
+			}
+			n := int(binary.BigEndian.Uint16(c[4:6]))
+			if n < 6 || n > len(c) {
+				break
+			}
+			if binary.BigEndian.Uint32(c) == hepChunkAuthKey {
+				got = c[6:n]
+			}
+			j += n
+		}
+		if j != total {
+			break // a malformed chunk: DecodeHEP stops at this message too
+		}
+		if subtle.ConstantTimeCompare(got, key) != 1 {
+			return false
+		}
+		ok = true
+		packet = packet[total:]
+	}
+	return ok
 }
 
 func (h *HEP) maxInflate() int {

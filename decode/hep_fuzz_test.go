@@ -51,6 +51,7 @@ func FuzzHEP(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var h, h2 HEP
+		HEPAuthorized(data, []byte("myHep")) // must not panic on any input
 		err := h.DecodeFrom(data)
 		err2 := h2.DecodeFrom(data)
 		if err != err2 {
@@ -64,6 +65,17 @@ func FuzzHEP(f *testing.F) {
 		}
 		if h.Version < 1 || h.Version > 3 {
 			t.Fatalf("version %d", h.Version)
+		}
+		// The listener's auth walk agrees with the decoder on the key of a
+		// message that decodes (a message without a key chunk matches an
+		// empty key), and rejects any other key.
+		if h.Version == 3 {
+			if !HEPAuthorized(data[:h.Len], h.AuthKey) {
+				t.Fatalf("HEPAuthorized rejects the key %q DecodeFrom found", h.AuthKey)
+			}
+			if HEPAuthorized(data[:h.Len], append(bytes.Clone(h.AuthKey), 'x')) {
+				t.Fatalf("HEPAuthorized accepts a key other than %q", h.AuthKey)
+			}
 		}
 		if h.Len+len(h.Rest) != len(data) || h.Len < 6 {
 			t.Fatalf("Len %d + Rest %d != %d", h.Len, len(h.Rest), len(data))

@@ -742,3 +742,74 @@ func hepGolden(t *testing.T, name string, got []byte) {
 		t.Fatalf("golden %s differs:\n got:\n%s\nwant:\n%s", path, got, want)
 	}
 }
+
+// TestHEPAuthorized checks the auth-key walk over every message of a packet
+// against the key DecodeFrom reports.
+func TestHEPAuthorized(t *testing.T) {
+	key := []byte("myHep")
+	withKey := func(k []byte) []byte {
+		var cs []hepChunk
+		for _, c := range hepTypicalChunks(hepTestSIP) {
+			if c.typ == hepChunkAuthKey {
+				if k == nil {
+					continue
+				}
+				c.val = k
+			}
+			cs = append(cs, c)
+		}
+		return buildHEP3(cs...)
+	}
+	good, wrong, none := withKey(key), withKey([]byte("myHeq")), withKey(nil)
+	// Two key chunks: the last one counts, as in DecodeFrom.
+	twice := buildHEP3(append(hepTypicalChunks(hepTestSIP), hc(hepChunkAuthKey, []byte("other")))...)
+	malformed := append([]byte(nil), good...)
+	malformed[6+4], malformed[6+5] = 0, 200 // first chunk claims 200 bytes it does not have in its place
+	v2 := buildHEP12(2, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 1, 2, 3, hepTestSIP)
+	cat := func(ps ...[]byte) []byte { return bytes.Join(ps, nil) }
+	many := good
+	for range maxHEPPerDatagram {
+		many = cat(many, good)
+	}
+	for _, tc := range []struct {
+		name   string
+		packet []byte
+		want   bool
+	}{
+		{"right key", good, true},
+		{"wrong key", wrong, false},
+		{"no key chunk", none, false},
+		{"last of two keys", twice, false},
+		{"v2 carries no key", v2, false},
+		{"empty", nil, false},
+		{"truncated", good[:len(good)-1], false},
+		{"malformed chunk", malformed, false},
+		{"two good messages", cat(good, good), true},
+		{"second without key", cat(good, none), false},
+		{"second with wrong key", cat(good, wrong), false},
+		{"trailing bytes that are not HEP", cat(good, []byte("junk")), true},
+		{"second malformed (not decoded either)", cat(good, malformed), true},
+		{"beyond the eight decoded messages", cat(many, none), true},
+	} {
+		if got := HEPAuthorized(tc.packet, key); got != tc.want {
+			t.Errorf("%s: HEPAuthorized = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	var h HEP
+	if err := h.DecodeFrom(twice); err != nil || string(h.AuthKey) != "other" || !HEPAuthorized(twice, []byte("other")) {
+		t.Errorf("two key chunks: DecodeFrom key %q (%v); the walk must agree", h.AuthKey, err)
+	}
+}
+
+// BenchmarkHEPAuthorized measures the listener's auth check on the packet of
+// BenchmarkHEP3 (before it, the listener decoded the whole packet).
+func BenchmarkHEPAuthorized(b *testing.B) {
+	pkt := buildHEP3(hepTypicalChunks(hepTestSIP)...)
+	key := []byte("myHep")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !HEPAuthorized(pkt, key) {
+			b.Fatal("not authorized")
+		}
+	}
+}

@@ -199,6 +199,11 @@ func TestHEPUDPAuthAndAllow(t *testing.T) {
 	}
 	mixed := [][]byte{hep3(1, key), hep3(2, []byte("wrong")), hep3(3, nil), hep3(4, key), []byte("not hep"), hep3(5, []byte("s3cre"))}
 	f("auth on", HEPConfig{AuthKey: key}, mixed, []uint32{1, 4}, 4, 0)
+	// Every message of a datagram must carry the key, not only the first.
+	two := func(a, b []byte) []byte { return append(append([]byte(nil), a...), b...) }
+	f("auth on, two messages per datagram", HEPConfig{AuthKey: key},
+		[][]byte{two(hep3(6, key), hep3(7, nil)), two(hep3(8, key), hep3(9, key)), two(hep3(10, key), hep3(11, []byte("wrong")))},
+		[]uint32{8}, 2, 0)
 	f("auth off", HEPConfig{}, mixed[:4], []uint32{1, 2, 3, 4}, 0, 0)
 	f("allow loopback", HEPConfig{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, mixed[:2], []uint32{1, 2}, 0, 0)
 	f("allow other", HEPConfig{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}, mixed[:2], nil, 0, 2)

@@ -192,7 +192,7 @@ var params = []param{
 	strParam("hep_tls_listen", "", "TLS address for HEP; needs tls_cert and tls_key.", func(c *Config) *string { return &c.HEPTLSListen }, checkAddrOrEmpty),
 	strParam("tls_cert", "", "PEM certificate file for hep_tls_listen.", func(c *Config) *string { return &c.TLSCert }, nil),
 	strParam("tls_key", "", "PEM key file for hep_tls_listen.", func(c *Config) *string { return &c.TLSKey }, nil),
-	strParam("hep_auth_key", "", "HEP v3 authentication key (chunk 0x000e) required from agents; empty accepts all.", func(c *Config) *string { return &c.HEPAuthKey }, nil),
+	strParam("hep_auth_key", "", "HEP v3 authentication key (chunk 0x000e) required in every HEP message from agents; empty accepts all.", func(c *Config) *string { return &c.HEPAuthKey }, nil),
 	strParam("hep_allow", "", "Comma-separated prefixes (10.0.0.0/8,2001:db8::/32) allowed to send HEP; empty allows all.", func(c *Config) *string { return &c.HEPAllow }, checkPrefixes),
 	boolParam("hep_node_from_agent", "0", "Store the HEP agent name (chunk 0x0013) as node instead of capture_node.", func(c *Config) *bool { return &c.HEPNodeFromAgent }),
 	strParam("cpus", "", "CPUs to pin the capture workers to, e.g. 2-7 or 1,3,5; empty means one per worker, CPU 0 left free when there are enough.", func(c *Config) *string { return &c.CPUs }, checkCPUList),
