@@ -118,8 +118,8 @@ func writeHeaders() {
 	b.WriteString("}\n\n")
 
 	// Each name is looked up by three keys: the little-endian words of its
-	// first 24 bytes, each byte ORed with 0x20, zero beyond the name (see
-	// sipNameKeys in sip.go). For the bytes a header name may hold, ORing
+	// first 24 bytes, each byte ORed with 0x20, zero beyond the name (as
+	// lookupSIPHeader and DecodeFrom compute them). For the bytes a header name may hold, ORing
 	// 0x20 folds upper to lower case and maps no other byte onto a byte of a
 	// known name (letters, digits, '-'): only bytes below 0x20 could, and the
 	// decoder never looks up a name holding one. A multiplicative hash of the
@@ -193,7 +193,7 @@ var sipNameEntries = [...]sipNameEntry{
 // nameHashBits is the width of the name hash; 2^bits slots for about 90 names.
 const nameHashBits = 10
 
-// nameKeys returns the three keys of a lower-case name, as sipNameKeys
+// nameKeys returns the three keys of a lower-case name, as lookupSIPHeader
 // computes them.
 func nameKeys(name string) [3]uint64 {
 	if len(name) > 24 {
