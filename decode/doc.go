@@ -10,4 +10,11 @@
 // Decoders do no I/O, do not log, and do not allocate per packet. Errors on the
 // per-packet path are preallocated sentinels so that hostile traffic costs no
 // garbage; callers count them by kind.
+//
+// Some SIP scanners read eight bytes at a time and may read up to seven bytes
+// past the end of the slice they scan, within its capacity (never past it):
+// the rest of the message, or of the buffer holding it. Results never depend
+// on those bytes. The buffer an input lives in must therefore not be written
+// by another goroutine while it is decoded, which the ring blocks, reassembly
+// buffers and listener buffers guarantee.
 package decode
