@@ -12,9 +12,7 @@
 // garbage; callers count them by kind.
 //
 // Some SIP scanners read eight bytes at a time and may read up to seven bytes
-// past the end of the slice they scan, within its capacity (never past it):
-// the rest of the message, or of the buffer holding it. Results never depend
-// on those bytes. The buffer an input lives in must therefore not be written
-// by another goroutine while it is decoded, which the ring blocks, reassembly
-// buffers and listener buffers guarantee.
+// past the end of the value they scan, within its capacity (never past it).
+// SIP.DecodeFrom caps its input's capacity at its length, so those reads stay
+// inside the message being decoded; results never depend on them.
 package decode

@@ -595,21 +595,28 @@ func (h *HEP) decodeV3(data []byte) error {
 // HEPAuthorized reports whether every HEP message in packet carries an auth
 // key chunk (0x000e) equal to key, for a listener that requires one. It
 // walks the chunk headers only (nothing is copied or inflated), about half
-// the work of a decode, over the messages Path.DecodeHEP would decode: up to
-// eight, stopping at the first that is not a well-formed HEP v3 message.
-// When a message carries several key chunks the last counts, as in
-// DecodeFrom. The keys are compared in constant time. A packet whose first
-// message is not well-formed HEP v3 is not authorized (v1 and v2 carry no
-// key).
+// the work of a decode. The packet must consist of well-formed HEP v3
+// messages and nothing else, up to the eight that Path.DecodeHEP decodes:
+// any other bytes after a message (a v1 or v2 header, which carries no key
+// and which DecodeHEP would decode, or anything else) make the packet
+// unauthorized. That is stricter than DecodeHEP, which keeps the messages
+// before a bad one; an agent that sends a key sends clean packets. When a
+// message carries several key chunks the last counts, as in DecodeFrom.
+// The keys are compared in constant time.
 func HEPAuthorized(packet, key []byte) bool {
-	ok := false
-	for i := 0; i < maxHEPPerDatagram && len(packet) >= 6; i++ {
+	if len(packet) == 0 {
+		return false
+	}
+	for i := 0; i < maxHEPPerDatagram && len(packet) > 0; i++ {
+		if len(packet) < 6 {
+			return false
+		}
 		if m := binary.BigEndian.Uint32(packet); m != hepMagicHEP3 && m != hepMagicEEP3 {
-			break
+			return false
 		}
 		total := int(binary.BigEndian.Uint16(packet[4:6]))
 		if total < 6 || total > len(packet) {
-			break
+			return false
 		}
 		var got []byte
 		j := 6
@@ -627,16 +634,12 @@ func HEPAuthorized(packet, key []byte) bool {
 			}
 			j += n
 		}
-		if j != total {
-			break // a malformed chunk: DecodeHEP stops at this message too
-		}
-		if subtle.ConstantTimeCompare(got, key) != 1 {
+		if j != total || subtle.ConstantTimeCompare(got, key) != 1 {
 			return false
 		}
-		ok = true
 		packet = packet[total:]
 	}
-	return ok
+	return true
 }
 
 func (h *HEP) maxInflate() int {

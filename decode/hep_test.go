@@ -787,8 +787,10 @@ func TestHEPAuthorized(t *testing.T) {
 		{"two good messages", cat(good, good), true},
 		{"second without key", cat(good, none), false},
 		{"second with wrong key", cat(good, wrong), false},
-		{"trailing bytes that are not HEP", cat(good, []byte("junk")), true},
-		{"second malformed (not decoded either)", cat(good, malformed), true},
+		{"trailing bytes that are not HEP", cat(good, []byte("junk")), false},
+		{"a v2 message after a keyed v3 one", cat(good, v2), false},
+		{"trailing bytes that start like v1", cat(good, []byte{1, 16, 2, 17, 0, 0}), false},
+		{"second malformed", cat(good, malformed), false},
 		{"beyond the eight decoded messages", cat(many, none), true},
 	} {
 		if got := HEPAuthorized(tc.packet, key); got != tc.want {

@@ -183,6 +183,10 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	if m == nil {
 		m = &defaultSIPMatcher
 	}
+	// The scanners read up to seven bytes past a value within its capacity
+	// (see doc.go); capping the input keeps those reads inside the message,
+	// whatever buffer the caller's slice belongs to.
+	data = data[:len(data):len(data)]
 
 	pos := len(data)
 	line := data
