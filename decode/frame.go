@@ -658,6 +658,13 @@ func (p *Path) notSIP(sipPort bool) {
 func (p *Path) hepIn(b []byte) error {
 	outer := p.meta
 	for i := 0; len(b) > 0 && i < maxHEPPerDatagram; i++ {
+		// Only v3 carries its length, so only v3 can follow another
+		// message; v1 or v2 bytes there are not a message (and a listener's
+		// auth check, decode.HEPAuthorized, would not have seen them).
+		if i > 0 && b[0] != 'H' && b[0] != 'E' {
+			p.stats.HEPErrors[ErrHEPBadVersion]++
+			return ErrHEPBadVersion
+		}
 		if err := p.hep.DecodeFrom(b); err != nil {
 			if he, ok := err.(HEPError); ok && int(he) < len(p.stats.HEPErrors) {
 				p.stats.HEPErrors[he]++

@@ -375,4 +375,13 @@ func TestPathHEP(t *testing.T) {
 	if st.ByLayer[LayerHEP] != 2 || st.Plain != 0 {
 		t.Errorf("by layer: hep %d plain %d", st.ByLayer[LayerHEP], st.Plain)
 	}
+
+	// A v3 message followed by a v2 one: only v3 carries its length, so the
+	// v2 bytes are not a second message; the first is kept.
+	v2 := buildHEP12(2, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 1, 2, 3, msg)
+	var r2 recorder
+	err := p.DecodeHEP(append(hep3(msg, 1), v2...), 9, &r2)
+	if err != ErrHEPBadVersion || len(r2.msgs) != 1 || p.Stats().HEPErrors[ErrHEPBadVersion] != 1 {
+		t.Errorf("v3 then v2: err %v, %d messages, bad version %d", err, len(r2.msgs), p.Stats().HEPErrors[ErrHEPBadVersion])
+	}
 }
