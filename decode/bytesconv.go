@@ -97,19 +97,12 @@ const (
 )
 
 // The scanners below test eight bytes at a time. Each *Mask function sets
-// the high bit of the bytes of w that belong to its set. Only the lowest set
-// bit is exact: a borrow carries upwards, so bytes above the first true one
-// may be flagged wrongly, and every caller uses just the lowest. The union of
-// masks keeps this property.
-
-// swarZero flags the zero bytes of x.
-func swarZero(x uint64) uint64 { return (x - swarOnes) &^ x & swarHigh }
-
-// swarBelow flags the bytes of w below n (n <= 0x80).
-func swarBelow(w, n uint64) uint64 { return (w - swarOnes*n) &^ w & swarHigh }
-
-// The masks below OR the tests before keeping the high bits once; each test
-// leaves the high bit of a byte set exactly where swarZero would.
+// the high bit of the bytes of w that belong to its set, OR-ing tests of two
+// kinds before keeping the high bits once: (x-0x01..)&^x flags the zero
+// bytes of x (x is w XORed with the byte sought), (w-n*0x01..)&^w the bytes
+// below n. Only the lowest set bit is exact: a borrow carries upwards, so
+// bytes above the first true one may be flagged wrongly, and every caller
+// uses just the lowest. The union of such tests keeps this property.
 
 // hostEndMask flags a superset of what ends a URI host (clsHostEnd): every
 // byte up to SP, ',' and ':' ';' '>' '?' (0x3a, 0x3b, 0x3e and 0x3f are the
@@ -137,12 +130,11 @@ func uriMarkMask(w uint64) uint64 {
 
 // scanClass returns the index of the first byte of b at or after i in class
 // cls (clsHostEnd or clsParamEnd) of sipClassTable, or len(b). The class's
-// mask function flags a superset of it; a
-// flagged byte outside it (a control byte other than white space, rare in
-// SIP) is stepped over. scanClass may read up to seven bytes past len(b) when
-// cap(b) allows, never past cap(b): those bytes belong to the same buffer
-// (the rest of the message), and the result is clamped to len(b), so it
-// depends only on b.
+// mask function flags a superset of it; a flagged byte outside it (a control
+// byte other than white space, rare in SIP) is stepped over. scanClass may
+// read up to seven bytes past len(b) when cap(b) allows, never past cap(b)
+// (DecodeFrom caps its input, so those bytes are in the message), and the
+// result is clamped to len(b), so it depends only on b.
 func scanClass(b []byte, i int, cls uint8) int {
 	n := len(b)
 	b = b[:cap(b)]

@@ -43,17 +43,9 @@ func (c *SIPConfig) Validate() error {
 	return nil
 }
 
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenTable[s[i]] {
-			return false
-		}
-	}
-	return true
-}
+// isToken reports whether s is a non-empty RFC 3261 token (a configured
+// header name).
+func isToken(s string) bool { return s != "" && isTokenBytes([]byte(s)) }
 
 // Configure validates cfg and makes s extract its a-leg and custom headers
 // (nil = defaults). It allocates once; DecodeFrom then matches the names
