@@ -104,21 +104,15 @@ const (
 // bytes above the first true one may be flagged wrongly, and every caller
 // uses just the lowest. The union of such tests keeps this property.
 
-// hostEndMask flags a superset of what ends a URI host (clsHostEnd): every
-// byte up to SP, ',' and ':' ';' '>' '?' (0x3a, 0x3b, 0x3e and 0x3f are the
-// bytes that OR 0x05 turns into 0x3f). scanHostEnd skips the control bytes
-// that are not white space.
+// hostEndMask flags a superset of what ends a URI host (clsHostEnd) and of
+// what ends an unquoted parameter value (clsParamEnd, which lacks ':'):
+// every byte up to SP, ',' and ':' ';' '>' '?' (0x3a, 0x3b, 0x3e and 0x3f
+// are the bytes that OR 0x05 turns into 0x3f). scanClass steps over the
+// flagged bytes outside its class: control bytes that are not white space,
+// and ':' inside a parameter value (rare: tag and branch are tokens).
 func hostEndMask(w uint64) uint64 {
 	x, y := w^(swarOnes*','), (w|swarOnes*0x05)^(swarOnes*0x3f)
 	return ((w-swarOnes*0x21)&^w | (x-swarOnes)&^x | (y-swarOnes)&^y) & swarHigh
-}
-
-// paramEndMask flags a superset of what ends an unquoted parameter value
-// (clsParamEnd): every byte up to SP, ',' '>' and ';' '?' (0x3b and 0x3f are
-// the bytes that OR 0x04 turns into 0x3f).
-func paramEndMask(w uint64) uint64 {
-	x, y, z := w^(swarOnes*','), w^(swarOnes*'>'), (w|swarOnes*0x04)^(swarOnes*0x3f)
-	return ((w-swarOnes*0x21)&^w | (x-swarOnes)&^x | (y-swarOnes)&^y | (z-swarOnes)&^z) & swarHigh
 }
 
 // uriMarkMask flags '@' and ':' ';' '>' '?', a superset of what splitURI
@@ -129,23 +123,16 @@ func uriMarkMask(w uint64) uint64 {
 }
 
 // scanClass returns the index of the first byte of b at or after i in class
-// cls (clsHostEnd or clsParamEnd) of sipClassTable, or len(b). The class's
-// mask function flags a superset of it; a flagged byte outside it (a control
-// byte other than white space, rare in SIP) is stepped over. scanClass may
-// read up to seven bytes past len(b) when cap(b) allows, never past cap(b)
-// (DecodeFrom caps its input, so those bytes are in the message), and the
-// result is clamped to len(b), so it depends only on b.
+// cls (clsHostEnd or clsParamEnd) of sipClassTable, or len(b). hostEndMask
+// flags a superset of both classes; a flagged byte outside cls is stepped
+// over. scanClass may read up to seven bytes past len(b) when cap(b) allows,
+// never past cap(b) (DecodeFrom caps its input, so those bytes are in the
+// message), and the result is clamped to len(b), so it depends only on b.
 func scanClass(b []byte, i int, cls uint8) int {
 	n := len(b)
 	b = b[:cap(b)]
 	for i < n && i+8 <= len(b) {
-		// A branch rather than a func value, so that the masks inline.
-		var m uint64
-		if w := binary.LittleEndian.Uint64(b[i:]); cls == clsHostEnd {
-			m = hostEndMask(w)
-		} else {
-			m = paramEndMask(w)
-		}
+		m := hostEndMask(binary.LittleEndian.Uint64(b[i:]))
 		if m == 0 {
 			i += 8
 			continue

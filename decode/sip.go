@@ -214,6 +214,23 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			break
 		}
 		start := pos
+		// End of the logical line: the LF not followed by SP or HT (a fold).
+		// The search starts at the line start, not after the name (a name
+		// holds no LF), so that the next line's position depends on this
+		// search alone and not on the name scan as well.
+		end, next := len(data), len(data)
+		for p := pos; ; {
+			nl := bytes.IndexByte(data[p:], '\n')
+			if nl < 0 {
+				break
+			}
+			p += nl + 1
+			if p < len(data) && (data[p] == ' ' || data[p] == '\t') {
+				continue
+			}
+			end, next = p-1, p
+			break
+		}
 		// Name, optional SP/HT, colon: i ends at the colon. The fast path finds
 		// a colon within the first 24 bytes a word at a time, stopping at any
 		// byte below 0x20, and looks the name up by those words. The byte loop
@@ -269,20 +286,6 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			if ok {
 				id = lookupSIPHeader(data[start:nameEnd])
 			}
-		}
-		// End of the logical line: the LF not followed by SP or HT (a fold).
-		end, next := len(data), len(data)
-		for p := i; ; {
-			nl := bytes.IndexByte(data[p:], '\n')
-			if nl < 0 {
-				break
-			}
-			p += nl + 1
-			if p < len(data) && (data[p] == ' ' || data[p] == '\t') {
-				continue
-			}
-			end, next = p-1, p
-			break
 		}
 		if !ok {
 			if err == nil && len(trimLWS(data[pos:end])) != 0 {
@@ -357,14 +360,14 @@ func (s *SIP) known(id sipHdr, v []byte) error {
 	case hdrFrom:
 		uri, params := splitNameAddr(v)
 		s.FromUser, s.FromDomain, _ = splitURI(uri)
-		s.FromTag = findParam(params, "tag")
+		s.FromTag = findParam(params, tagKey)
 	case hdrTo:
 		uri, params := splitNameAddr(v)
 		s.ToUser, s.ToDomain, _ = splitURI(uri)
-		s.ToTag = findParam(params, "tag")
+		s.ToTag = findParam(params, tagKey)
 	case hdrVia:
 		s.Via1 = firstValue(v)
-		s.Via1Branch = findParam(s.Via1, "branch")
+		s.Via1Branch = findParam(s.Via1, branchKey)
 	case hdrCSeq:
 		s.CSeq = v
 		return s.cseq(v)
@@ -890,11 +893,45 @@ func firstValue(v []byte) []byte {
 	return v
 }
 
+// paramKey is a parameter name, lower case and at most six letters, with
+// '=' after it, as one little-endian word: word holds those bytes, mask
+// selects them, fold has 0x20 in each letter (ORing it folds case exactly
+// for letters, and leaves '=' to be compared as is).
+type paramKey struct {
+	name             string
+	word, mask, fold uint64
+}
+
+func newParamKey(name string) paramKey {
+	k := paramKey{name: name}
+	for i := 0; i <= len(name); i++ {
+		c := byte('=')
+		if i < len(name) {
+			c = name[i]
+			k.fold |= 0x20 << (8 * i)
+		}
+		k.word |= uint64(c) << (8 * i)
+		k.mask |= 0xff << (8 * i)
+	}
+	return k
+}
+
+var (
+	tagKey    = newParamKey("tag")
+	branchKey = newParamKey("branch")
+)
+
 // findParam returns the value of the ;name=value parameter in p (name
-// compared case-insensitively; name must be lower case), an empty slice for a
-// parameter without value, nil when absent. Quoted values are returned
-// without their quotes.
-func findParam(p []byte, name string) []byte {
+// compared case-insensitively), an empty slice for a parameter without
+// value, nil when absent. Quoted values are returned without their quotes.
+//
+// When the parameter is written as most agents write it, "name=" right
+// after a ';' and an unquoted value, one word compare finds it; everything
+// else takes the token-by-token path. Like the scanners, the compare may
+// read up to seven bytes past len(p) within cap(p), but only bytes inside p
+// decide.
+func findParam(p []byte, k paramKey) []byte {
+	name := k.name
 	for {
 		// The header parameters of From and To usually start right here.
 		i := 0
@@ -904,6 +941,12 @@ func findParam(p []byte, name string) []byte {
 			}
 		}
 		p = p[i+1:]
+		if v := len(name) + 1; v < len(p) && len(p[:cap(p)]) >= 8 {
+			w := binary.LittleEndian.Uint64(p[:cap(p)])
+			if (w|k.fold)&k.mask == k.word && p[v] != '"' && !isLWS(p[v]) {
+				return p[v:scanParamEnd(p, v)]
+			}
+		}
 		j := 0
 		for j < len(p) && isLWS(p[j]) {
 			j++

@@ -735,7 +735,7 @@ func TestSIPWordMasks(t *testing.T) {
 		{"sipNameStop", sipNameStop, func(c byte) bool { return c == ':' || c < 0x20 }, nil, nil},
 		{"hostEndMask", hostEndMask, func(c byte) bool { return c <= ' ' || strings.IndexByte(",:;>?", c) >= 0 },
 			func(c byte) bool { return sipClassTable[c]&clsHostEnd != 0 }, scanHostEnd},
-		{"paramEndMask", paramEndMask, func(c byte) bool { return c <= ' ' || strings.IndexByte(",;>?", c) >= 0 },
+		{"hostEndMask/param", hostEndMask, func(c byte) bool { return c <= ' ' || strings.IndexByte(",:;>?", c) >= 0 },
 			func(c byte) bool { return sipClassTable[c]&clsParamEnd != 0 }, scanParamEnd},
 		{"uriMarkMask", uriMarkMask, func(c byte) bool { return strings.IndexByte("@:;>?", c) >= 0 }, nil, scanURIMark},
 	}
@@ -906,6 +906,36 @@ func TestSIPHeaderNameFastPath(t *testing.T) {
 		}
 		if string(s.CallID) != "1" || s.Via1 != nil {
 			t.Errorf("%q: Call-ID %q Via %q", bad, s.CallID, s.Via1)
+		}
+	}
+}
+
+// TestFindParamFastPath checks findParam's one-word compare against its
+// token-by-token path (a key whose word never matches) on parameter lists
+// cut at every length, with bytes after the cut inside the capacity that
+// would match if they were read as part of the list.
+func TestFindParamFastPath(t *testing.T) {
+	lists := []string{
+		";tag=abc", ";TAG=abc", ";Tag=a.b-c!%*_+`'~", ";tag=\"quoted;x\"", "; tag=abc", ";tag =abc",
+		";tag= abc", ";tag=\tabc", ";tagx=1;tag=2", ";ta", ";tag", ";tag=", ";tag\x1dabc", ";t\x01g=abc",
+		";taG=abc>;x", ";tag=a,b", ";tag=a?b", ";tag=a:b;c", ";tag=a b", ";user=phone;tag=xyz",
+		";branch=z9hG4bK1;rport", ";BRANCH=z9hG4bK1", ";branc=1;branch=2", ";branch=\"q\"",
+		";branchx=1", ";branch", ";branch= x", "", ";", ";;tag=1", ";tag=abcdefghijklmnopqrstuvwxyz0123456789",
+		"x;tag=1", ";lr;tag=1", ";tag=1;tag=2", ";Tag=\x80\xff", ";tag=;x",
+	}
+	for _, key := range []paramKey{tagKey, branchKey} {
+		slow := paramKey{name: key.name, word: 1} // (w|0)&0 is never 1
+		for _, l := range lists {
+			for cut := 0; cut <= len(l); cut++ {
+				for _, after := range []string{"", "tag=zz", "branch=zz", "=", "\"", " "} {
+					buf := []byte(l[:cut] + after)
+					p := buf[:cut]
+					got, want := findParam(p, key), findParam(p, slow)
+					if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+						t.Errorf("findParam(%q (then %q), %q) = %q, token path gives %q", p, after, key.name, got, want)
+					}
+				}
+			}
 		}
 	}
 }
