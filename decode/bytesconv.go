@@ -132,7 +132,7 @@ func scanClass(b []byte, i int, cls uint8) int {
 	n := len(b)
 	b = b[:cap(b)]
 	for i < n && i+8 <= len(b) {
-		m := hostEndMask(binary.LittleEndian.Uint64(b[i:]))
+		m := hostEndMask(binary.LittleEndian.Uint64(b[i : i+8]))
 		if m == 0 {
 			i += 8
 			continue
@@ -168,7 +168,7 @@ func scanURIMark(b []byte, i int) int {
 	n := len(b)
 	b = b[:cap(b)]
 	for ; i < n && i+8 <= len(b); i += 8 {
-		if m := uriMarkMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+		if m := uriMarkMask(binary.LittleEndian.Uint64(b[i : i+8])); m != 0 {
 			return min(i+bits.TrailingZeros64(m)>>3, n)
 		}
 	}

@@ -243,19 +243,19 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		var k0, k1, k2 uint64
 		k := 0
 		if pos+8 <= len(data) {
-			w := binary.LittleEndian.Uint64(data[pos:])
+			w := binary.LittleEndian.Uint64(data[pos : pos+8])
 			if m := sipNameStop(w); m != 0 {
 				n := bits.TrailingZeros64(m) >> 3
 				k0, k = (w|nameFold)&(1<<(8*n)-1), n
 			} else if pos+16 <= len(data) {
 				k0 = w | nameFold
-				w = binary.LittleEndian.Uint64(data[pos+8:])
+				w = binary.LittleEndian.Uint64(data[pos+8 : pos+16])
 				if m := sipNameStop(w); m != 0 {
 					n := bits.TrailingZeros64(m) >> 3
 					k1, k = (w|nameFold)&(1<<(8*n)-1), 8+n
 				} else if pos+24 <= len(data) {
 					k1 = w | nameFold
-					w = binary.LittleEndian.Uint64(data[pos+16:])
+					w = binary.LittleEndian.Uint64(data[pos+16 : pos+24])
 					if m := sipNameStop(w); m != 0 {
 						n := bits.TrailingZeros64(m) >> 3
 						k2, k = (w|nameFold)&(1<<(8*n)-1), 16+n
