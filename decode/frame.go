@@ -2,6 +2,7 @@ package decode
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"time"
 )
@@ -763,28 +764,32 @@ func (p *Path) emitSIP(msg []byte) {
 	p.handOn(err)
 }
 
+// nonPlainLayers is the set of layers (bit l for Layer l) that keep a message
+// out of Stats.Plain: VLAN, MPLS, tunnels, fragments, HEP, PPP.
+const nonPlainLayers = 1<<LayerVLAN | 1<<LayerMPLS | 1<<LayerIPIP | 1<<LayerGRE | 1<<LayerERSPAN |
+	1<<LayerVXLAN | 1<<LayerGENEVE | 1<<LayerFragment | 1<<LayerHEP | 1<<LayerPPP
+
 // handOn counts the message just decoded into p.sip and calls the Handler.
 func (p *Path) handOn(err error) {
 	if err != nil {
 		p.stats.SIPErrors[sipErrorIndex(err)]++
 	}
 	p.stats.SIPMessages++
+	// The set of layers first, then one count per layer in it: a layer that
+	// repeats (eth/ip4/gre/eth/ip4) counts once, and building the set costs a
+	// bit-set per layer where a per-layer switch cost several branches. A
+	// Layer past maxFrameLayers has no slot in ByLayer and is skipped.
 	e := &p.meta.Encap
-	plain := true
 	var seen uint32
-	for i := 0; i < e.Len(); i++ {
-		l := e.At(i)
-		if int(l) >= maxFrameLayers || seen&(1<<l) != 0 {
-			continue
-		}
-		seen |= 1 << l
-		p.stats.ByLayer[l]++
-		switch l {
-		case LayerVLAN, LayerMPLS, LayerIPIP, LayerGRE, LayerERSPAN, LayerVXLAN, LayerGENEVE, LayerFragment, LayerHEP, LayerPPP:
-			plain = false
+	for _, l := range e.layers[:e.n] {
+		if l < maxFrameLayers {
+			seen |= 1 << (l % maxFrameLayers)
 		}
 	}
-	if plain {
+	for m := seen; m != 0; m &= m - 1 {
+		p.stats.ByLayer[bits.TrailingZeros32(m)%maxFrameLayers]++
+	}
+	if seen&nonPlainLayers == 0 {
 		p.stats.Plain++
 	}
 	if p.h != nil {
