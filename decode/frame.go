@@ -488,6 +488,9 @@ func (p *Path) ipv4(b []byte) error {
 		p.meta.Encap.Push(LayerFragment)
 		payload = data
 	}
+	if proto == 17 { // nearly every packet: straight to udpIn, one call frame fewer than through transport
+		return p.udpIn(payload)
+	}
 	return p.transport(proto, payload)
 }
 
@@ -516,6 +519,9 @@ func (p *Path) ipv6(b []byte) error {
 		if err2 != nil {
 			return err2
 		}
+	}
+	if proto == 17 { // as in ipv4
+		return p.udpIn(payload)
 	}
 	return p.transport(proto, payload)
 }
@@ -596,6 +602,12 @@ func (p *Path) udpIn(b []byte) error {
 	p.meta.SrcPort, p.meta.DstPort = u.SrcPort, u.DstPort
 	dc, sc := p.ports[u.DstPort], p.ports[u.SrcPort]
 	payload := u.Payload
+	if dc&(portVXLAN|portGENEVE|portHEP) == 0 && !looksLikeHEP3(payload) {
+		// Neither a tunnel nor HEP (almost every packet): one test for all
+		// three port classes before the tunnels' cases.
+		p.datagram(payload, (dc|sc)&portSIP != 0)
+		return nil
+	}
 	switch {
 	case dc&portVXLAN != 0:
 		p.meta.Encap.Push(LayerVXLAN)
@@ -619,11 +631,9 @@ func (p *Path) udpIn(b []byte) error {
 			return p.ethernetIn(g.Payload)
 		}
 		return p.etherType(g.Protocol, g.Payload)
-	case dc&portHEP != 0 || looksLikeHEP3(payload):
-		p.hepIn(payload)
-		return nil
 	}
-	p.datagram(payload, (dc|sc)&portSIP != 0)
+	// A HEP port or the HEP v3 magic.
+	p.hepIn(payload)
 	return nil
 }
 

@@ -47,8 +47,8 @@ func (ip *IPv4) DecodeFrom(data []byte) error {
 	ip.FragOff = ff & 0x1fff
 	ip.TTL = data[8]
 	ip.Protocol = data[9]
-	copy(ip.Src[:], data[12:16])
-	copy(ip.Dst[:], data[16:20])
+	ip.Src = [4]byte(data[12:16]) // a 4-byte move; copy also tests for overlap
+	ip.Dst = [4]byte(data[16:20])
 	tl := int(ip.Length)
 	if tl == 0 && len(data) >= hl { // TSO: the kernel leaves the length 0 on outgoing segments
 		tl = len(data)
