@@ -122,13 +122,15 @@ func uriMarkMask(w uint64) uint64 {
 	return ((x-swarOnes)&^x | (y-swarOnes)&^y) & swarHigh
 }
 
-// scanClass returns the index of the first byte of b at or after i in class
-// cls (clsHostEnd or clsParamEnd) of sipClassTable, or len(b). hostEndMask
-// flags a superset of both classes; a flagged byte outside cls is stepped
-// over. scanClass may read up to seven bytes past len(b) when cap(b) allows,
-// never past cap(b) (DecodeFrom caps its input, so those bytes are in the
-// message), and the result is clamped to len(b), so it depends only on b.
-func scanClass(b []byte, i int, cls uint8) int {
+// scanClassWords returns the index of the first byte of b at or after i in
+// class cls (clsHostEnd or clsParamEnd) of sipClassTable, or len(b), eight
+// bytes at a time; it is scanHostEnd and scanParamEnd where there is no
+// assembly form (bytesconv_amd64.s). hostEndMask flags a superset of both
+// classes; a flagged byte outside cls is stepped over. It may read up to
+// seven bytes past len(b) when cap(b) allows, never past cap(b) (DecodeFrom
+// caps its input, so those bytes are in the message), and the result is
+// clamped to len(b), so it depends only on b.
+func scanClassWords(b []byte, i int, cls uint8) int {
 	n := len(b)
 	b = b[:cap(b)]
 	for i < n && i+8 <= len(b) {
@@ -154,17 +156,11 @@ func scanClass(b []byte, i int, cls uint8) int {
 	return n
 }
 
-// scanHostEnd returns the index of the first byte of b at or after i that
-// ends a host (clsHostEnd), or len(b); see scanClass.
-func scanHostEnd(b []byte, i int) int { return scanClass(b, i, clsHostEnd) }
-
-// scanParamEnd returns the index of the first byte of b at or after i that
-// ends an unquoted parameter value (clsParamEnd), or len(b); see scanClass.
-func scanParamEnd(b []byte, i int) int { return scanClass(b, i, clsParamEnd) }
-
-// scanURIMark returns the index of the first '@', ':', ';', '>' or '?' of b
-// at or after i, or len(b); see scanHostEnd.
-func scanURIMark(b []byte, i int) int {
+// scanURIMarkWords returns the index of the first '@', ':', ';', '>' or '?'
+// of b at or after i, or len(b), eight bytes at a time; it is scanURIMark
+// where there is no assembly form. It reads past len(b) as scanClassWords
+// does.
+func scanURIMarkWords(b []byte, i int) int {
 	n := len(b)
 	b = b[:cap(b)]
 	for ; i < n && i+8 <= len(b); i += 8 {

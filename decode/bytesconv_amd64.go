@@ -1,0 +1,43 @@
+package decode
+
+// The scanners of the header values, with the SSE2 loops of
+// bytesconv_amd64.s; bytesconv_other.go has the same functions over the
+// eight-byte loops of bytesconv.go. TestSIPScanners checks both.
+
+// scanHostEnd returns the index of the first byte of b at or after i that
+// ends a host (clsHostEnd), or len(b).
+func scanHostEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	return i + scanClassSSE2(b[i:cap(b)], len(b)-i, clsHostEnd)
+}
+
+// scanParamEnd returns the index of the first byte of b at or after i that
+// ends an unquoted parameter value (clsParamEnd), or len(b).
+func scanParamEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	return i + scanClassSSE2(b[i:cap(b)], len(b)-i, clsParamEnd)
+}
+
+// scanURIMark returns the index of the first '@', ':', ';', '>' or '?' of b
+// at or after i, or len(b).
+func scanURIMark(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	return i + scanURIMarkSSE2(b[i:cap(b)], len(b)-i)
+}
+
+// scanClassSSE2 returns the index of the first byte of p[:n] in class cls
+// (clsHostEnd or clsParamEnd), or n; scanURIMarkSSE2 that of the first '@',
+// ':', ';', '>' or '?'. p runs to the end of the caller's capacity; see
+// bytesconv_amd64.s for what they read.
+//
+//go:noescape
+func scanClassSSE2(p []byte, n int, cls uint8) int
+
+//go:noescape
+func scanURIMarkSSE2(p []byte, n int) int

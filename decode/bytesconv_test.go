@@ -1,0 +1,114 @@
+package decode
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// scannerCases are the value scanners with the byte sets they stop at: the
+// form DecodeFrom uses (SSE2 on amd64) and the eight-byte form.
+var scannerCases = []struct {
+	name        string
+	scan, words func([]byte, int) int
+	stop        func(byte) bool
+}{
+	{"scanHostEnd", scanHostEnd, func(b []byte, i int) int { return scanClassWords(b, i, clsHostEnd) },
+		func(c byte) bool { return sipClassTable[c]&clsHostEnd != 0 }},
+	{"scanParamEnd", scanParamEnd, func(b []byte, i int) int { return scanClassWords(b, i, clsParamEnd) },
+		func(c byte) bool { return sipClassTable[c]&clsParamEnd != 0 }},
+	{"scanURIMark", scanURIMark, scanURIMarkWords,
+		func(c byte) bool { return c == '@' || c == ':' || c == ';' || c == '>' || c == '?' }},
+}
+
+// checkScanners compares every scanner with a byte loop over b from every
+// start.
+func checkScanners(t *testing.T, what string, b []byte) {
+	t.Helper()
+	for _, sc := range scannerCases {
+		want := len(b)
+		for i := len(b); i >= 0; i-- {
+			if i < len(b) && sc.stop(b[i]) {
+				want = i
+			}
+			if got := sc.scan(b, i); got != want {
+				t.Fatalf("%s(%s % x, %d) = %d, want %d", sc.name, what, b, i, got, want)
+			}
+			if got := sc.words(b, i); got != want {
+				t.Fatalf("%s words form (%s % x, %d) = %d, want %d", sc.name, what, b, i, got, want)
+			}
+		}
+	}
+}
+
+// TestSIPScanners checks the value scanners on inputs longer than one
+// 16-byte block: every byte value at every position of inputs up to 48
+// bytes, with bytes of the set after the input inside its capacity (read,
+// never deciding), and random inputs.
+func TestSIPScanners(t *testing.T) {
+	buf := make([]byte, 64)
+	for n := 0; n <= 48; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for i := range buf {
+					buf[i] = 'a'
+					if i >= n {
+						buf[i] = ';' // in every set
+					}
+				}
+				buf[pos] = byte(c)
+				checkScanners(t, "one byte", buf[:n])
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("aZ09-._~@:;>?, \t\r\n\x00\x1f\x80\xff\"<=")
+	for range 20000 {
+		n := r.IntN(80)
+		b := make([]byte, n, n+r.IntN(24))
+		for i := range b[:cap(b)] {
+			b[:cap(b)][i] = alphabet[r.IntN(len(alphabet))]
+		}
+		checkScanners(t, "random", b)
+	}
+}
+
+// TestSIPScannersPageEdges runs the scanners over inputs that end where a
+// page ends and the next page is not readable, and that start where a page
+// starts after one that is not, so that a read past either edge faults.
+func TestSIPScannersPageEdges(t *testing.T) {
+	page := unix.Getpagesize()
+	mem, err := unix.Mmap(-1, 0, 3*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		t.Skipf("mmap: %v", err)
+	}
+	defer unix.Munmap(mem)
+	if err := unix.Mprotect(mem[:page], unix.PROT_NONE); err != nil {
+		t.Skipf("mprotect: %v", err)
+	}
+	if err := unix.Mprotect(mem[2*page:], unix.PROT_NONE); err != nil {
+		t.Skipf("mprotect: %v", err)
+	}
+	mid := mem[page : 2*page : 2*page]
+	for i := range mid {
+		mid[i] = 'a'
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("ab@:;>?, \t\r\n\x01")
+	for n := 0; n <= 40; n++ {
+		for round := 0; round < 50; round++ {
+			end := mid[len(mid)-n:]
+			start := mid[:n:n]
+			for i := range n {
+				end[i] = alphabet[r.IntN(len(alphabet))]
+				start[i] = alphabet[r.IntN(len(alphabet))]
+			}
+			checkScanners(t, "at a page end", end)
+			checkScanners(t, "at a page start", start)
+		}
+		for i := range mid {
+			mid[i] = 'a'
+		}
+	}
+}
