@@ -294,6 +294,14 @@ func (h *HEP) FillMeta(m *Meta) {
 // again). It never panics.
 func (h *HEP) DecodeFrom(data []byte) error {
 	h.Reset()
+	// v3, what agents send, is tested first. Loaded before anything else
+	// reads data[0], the magic is one 4-byte load; in the switch below the
+	// compiler reuses the data[0] load and assembles the rest byte by byte.
+	if len(data) >= 4 {
+		if m := binary.BigEndian.Uint32(data); m == hepMagicHEP3 || m == hepMagicEEP3 {
+			return h.decodeV3(data)
+		}
+	}
 	if len(data) < 1 {
 		return ErrHEPTruncated
 	}
@@ -408,19 +416,31 @@ func (h *HEP) decodeV3(data []byte) error {
 	// on the ~14-chunk packets agents send (see bench/results/hep.md).
 	// chunks and skipped are kept in registers and stored once: through h,
 	// every chunk's store would reload and store them again.
+	// d ends at total, so slicing it is checked against total, which the
+	// loop has already compared with. off, the next chunk's offset, is a
+	// uint16 (total is, and every chunk ends inside it): from the type the
+	// compiler knows off+6 cannot overflow and drops the header slice's
+	// bounds check, two compares per chunk with an int offset. The loop runs
+	// while a chunk header fits; if bytes are left after it (1 to 5), they
+	// are a cut header.
 	var chunks uint64
 	skipped := 0
-	for i := 6; i < total; {
-		c := data[i:total]
-		if len(c) < 6 {
+	d := data[:total:total]
+	off := uint16(6)
+	for int(off)+6 <= total {
+		i := int(off)
+		hd := d[i : i+6 : i+6]
+		vt := binary.BigEndian.Uint32(hd) // vendor id << 16 | type id
+		n := int(binary.BigEndian.Uint16(hd[4:6]))
+		if n < 6 || i+n > total {
 			return ErrHEPBadChunk
 		}
-		vt := binary.BigEndian.Uint32(c) // vendor id << 16 | type id
-		n := int(binary.BigEndian.Uint16(c[4:6]))
-		if n < 6 || n > len(c) {
-			return ErrHEPBadChunk
-		}
-		i += n
+		off = uint16(i + n)
+		// c is the chunk, header included, for the fixed-size values: with
+		// its length compared to a constant, their loads need no checks.
+		// The variable-length values are sliced from data, not c, so that
+		// their capacity runs to the end of the input as it always has.
+		c := d[i : i+n : i+n]
 		switch vt {
 		case hepChunkFamily:
 			if n != 6+1 {
@@ -488,20 +508,20 @@ func (h *HEP) decodeV3(data []byte) error {
 			}
 			h.KeepAlive = binary.BigEndian.Uint16(c[6:8])
 		case hepChunkAuthKey:
-			h.AuthKey = c[6:n]
+			h.AuthKey = data[i+6 : i+n]
 		case hepChunkPayload:
-			h.Payload = c[6:n]
+			h.Payload = data[i+6 : i+n]
 		case hepChunkCompressed:
-			h.CompressedPayload = c[6:n]
+			h.CompressedPayload = data[i+6 : i+n]
 		case hepChunkCorrID:
-			h.CorrelationID = c[6:n]
+			h.CorrelationID = data[i+6 : i+n]
 		case hepChunkVLAN:
 			if n != 6+2 {
 				return ErrHEPChunkSize
 			}
 			h.VLAN = binary.BigEndian.Uint16(c[6:8])
 		case hepChunkNodeName:
-			h.NodeName = c[6:n]
+			h.NodeName = data[i+6 : i+n]
 		case hepChunkSrcMAC:
 			if n != 6+8 {
 				return ErrHEPChunkSize
@@ -538,18 +558,18 @@ func (h *HEP) decodeV3(data []byte) error {
 			}
 			h.RFactor = binary.BigEndian.Uint16(c[6:8])
 		case hepChunkGeo:
-			h.Geo = c[6:n]
+			h.Geo = data[i+6 : i+n]
 		case hepChunkJitter:
 			if n != 6+4 {
 				return ErrHEPChunkSize
 			}
 			h.Jitter = binary.BigEndian.Uint32(c[6:10])
 		case hepChunkTransType:
-			h.TransactionType = c[6:n]
+			h.TransactionType = data[i+6 : i+n]
 		case hepChunkJSONKeys:
-			h.JSONKeys = c[6:n]
+			h.JSONKeys = data[i+6 : i+n]
 		case hepChunkTags:
-			h.Tags = c[6:n]
+			h.Tags = data[i+6 : i+n]
 		case hepChunkTagType:
 			if n != 6+2 {
 				return ErrHEPChunkSize
@@ -561,13 +581,16 @@ func (h *HEP) decodeV3(data []byte) error {
 			}
 			h.EventType = binary.BigEndian.Uint16(c[6:8])
 		case hepChunkGroupID:
-			h.GroupID = c[6:n]
+			h.GroupID = data[i+6 : i+n]
 		default:
 			// A vendor chunk, or a generic type this decoder does not know.
 			skipped++
 			continue
 		}
 		chunks |= 1 << (vt & 63) // known types are < 64; the mask drops the shift check
+	}
+	if int(off) != total {
+		return ErrHEPBadChunk
 	}
 	h.Chunks, h.Skipped = chunks, skipped
 	if h.Family == 0 {
@@ -618,23 +641,23 @@ func HEPAuthorized(packet, key []byte) bool {
 		if total < 6 || total > len(packet) {
 			return false
 		}
+		// The walk of decodeV3's chunk loop (see the comments there).
 		var got []byte
-		j := 6
-		for j < total {
-			c := packet[j:total]
-			if len(c) < 6 {
+		msg := packet[:total:total]
+		off := uint16(6)
+		for int(off)+6 <= total {
+			j := int(off)
+			hd := msg[j : j+6 : j+6]
+			n := int(binary.BigEndian.Uint16(hd[4:6]))
+			if n < 6 || j+n > total {
 				break
 			}
-			n := int(binary.BigEndian.Uint16(c[4:6]))
-			if n < 6 || n > len(c) {
-				break
+			if binary.BigEndian.Uint32(hd) == hepChunkAuthKey {
+				got = msg[j+6 : j+n]
 			}
-			if binary.BigEndian.Uint32(c) == hepChunkAuthKey {
-				got = c[6:n]
-			}
-			j += n
+			off = uint16(j + n)
 		}
-		if j != total || subtle.ConstantTimeCompare(got, key) != 1 {
+		if int(off) != total || subtle.ConstantTimeCompare(got, key) != 1 {
 			return false
 		}
 		packet = packet[total:]

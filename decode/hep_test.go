@@ -371,6 +371,38 @@ func TestHEPErrors(t *testing.T) {
 	}
 }
 
+// TestHEP3CutHeaderAndCaps pins two properties the chunk loop's rewrite for
+// speed kept: 1 to 5 bytes left after the last whole chunk (inside the total
+// length) are a cut header for both DecodeFrom and HEPAuthorized, and the
+// variable-length fields have their capacity up to the end of the input, not
+// of their chunk or of the total length.
+func TestHEP3CutHeaderAndCaps(t *testing.T) {
+	t.Parallel()
+	good := buildHEP3(hepTypicalChunks([]byte("OPTIONS"))...)
+	var h HEP
+	for k := 1; k <= 5; k++ {
+		pkt := append(append([]byte(nil), good...), []byte{0, 0, 0, 1, 0}[:k]...)
+		binary.BigEndian.PutUint16(pkt[4:], uint16(len(pkt)))
+		if err := h.DecodeFrom(pkt); err != ErrHEPBadChunk {
+			t.Fatalf("%d bytes left: got %v", k, err)
+		}
+		if HEPAuthorized(pkt, []byte("myHep")) {
+			t.Fatalf("%d bytes left: authorized", k)
+		}
+	}
+	in := append(append([]byte(nil), good...), "trailing"...)
+	in = in[:len(in):len(in)] // the end of the input is the end of its array
+	if err := h.DecodeFrom(in); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string][]byte{"AuthKey": h.AuthKey, "CorrelationID": h.CorrelationID,
+		"NodeName": h.NodeName, "Payload": h.Payload} {
+		if end := len(in) - cap(f); &in[end] != &f[0] {
+			t.Fatalf("%s: capacity %d does not run to the end of the input", name, cap(f))
+		}
+	}
+}
+
 // buildHEP3WithRaw wraps raw chunk bytes in a HEP3 header with the right total.
 func buildHEP3WithRaw(raw []byte) []byte {
 	b := append([]byte("HEP3\x00\x00"), raw...)
