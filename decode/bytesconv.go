@@ -51,21 +51,6 @@ func trimLWS(b []byte) []byte {
 	return b[i:j]
 }
 
-// trimValue is trimLWS for a header value as DecodeFrom cuts it: usually one
-// leading space and the CR of the line end, tested first.
-func trimValue(b []byte) []byte {
-	if len(b) > 0 && b[0] == ' ' {
-		b = b[1:]
-	}
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
-	}
-	if n := len(b); n > 0 && (isLWS(b[0]) || isLWS(b[n-1])) {
-		return trimLWS(b)
-	}
-	return b
-}
-
 // trimCR drops one trailing CR.
 func trimCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {

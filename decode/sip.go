@@ -81,8 +81,6 @@ type SIP struct {
 	ContentLength int
 	Body          []byte
 
-	// seen has bit id set once header id was met; first occurrence wins.
-	seen uint64
 	// rank+1 of the header that filled a prioritised field; 0 = none yet.
 	pidRank, uaRank, authRank, rtpRank, alegRank uint8
 	// badCL is set when Content-Length is not a number.
@@ -205,6 +203,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	}
 
 	hdrEnd := -1
+	unfilled := uint64(sipFieldHeaders) // first occurrence wins
 	for pos < len(data) {
 		if c := data[pos]; c == '\n' {
 			hdrEnd = pos + 1
@@ -295,26 +294,34 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			continue
 		}
 		pos = next
-		var extra bool
-		if id == hdrUnknown {
-			extra = m.lenMask&lenBit(nameEnd-start) != 0
-		} else {
-			extra = m.idMask&(1<<(id&63)) != 0
-		}
 		// id < numSIPHdr <= 64; the &63 spares the compiler's shift check.
+		// unfilled has the bits of the field headers not met yet; idMask the
+		// configured names' ids, and bit 0 (hdrUnknown) when an unknown name
+		// is configured, decided by its length first.
 		bit := uint64(1) << (id & 63)
-		first := sipFieldHeaders&bit != 0 && s.seen&bit == 0
-		if !first && !extra {
+		if (unfilled|m.idMask)&bit == 0 {
 			continue
 		}
-		v := trimValue(data[i+1 : end])
-		if first {
-			s.seen |= bit
+		// The value without white space at either end: usually one SP after
+		// the colon and the CR of the line end, tested first.
+		a, b := i+1, end
+		if a < b && data[a] == ' ' {
+			a++
+		}
+		if a < b && data[b-1] == '\r' {
+			b--
+		}
+		v := data[a:b]
+		if a < b && (isLWS(data[a]) || isLWS(data[b-1])) {
+			v = trimLWS(v)
+		}
+		if unfilled&bit != 0 {
+			unfilled &^= bit
 			if e := s.known(id, v); e != nil && err == nil {
 				err = e
 			}
 		}
-		if extra {
+		if m.idMask&bit != 0 && (id != hdrUnknown || m.lenMask&lenBit(nameEnd-start) != 0) {
 			s.extra(m, id, data[start:nameEnd], v)
 		}
 	}
@@ -414,7 +421,7 @@ func (s *SIP) known(id sipHdr, v []byte) error {
 	return nil
 }
 
-// sipHdr values must fit the 64-bit masks (seen, sipFieldHeaders, idMask).
+// sipHdr values must fit the 64-bit masks (unfilled, sipFieldHeaders, idMask).
 var _ [64 - numSIPHdr]struct{}
 
 // sipFieldHeaders has bit id set for each header whose first occurrence

@@ -71,8 +71,9 @@ func NewSIP(cfg *SIPConfig) (*SIP, error) {
 // sipMatcher is a SIPConfig compiled for matching without allocation.
 type sipMatcher struct {
 	names []sipExtraName
-	// idMask has bit id set for every configured name that is a known header;
-	// lenMask has bit lenBit(len) set for every configured unknown name.
+	// idMask has bit id set for every configured name that is a known header
+	// and bit 0 (hdrUnknown) when a configured name is not; lenMask has bit
+	// lenBit(len) set for every configured unknown name.
 	idMask, lenMask uint64
 }
 
@@ -94,9 +95,8 @@ func compileSIPConfig(cfg *SIPConfig) *sipMatcher {
 			lower[i] = toLowerTable[name[i]]
 		}
 		e := sipExtraName{id: lookupSIPHeader(lower), lower: lower, slot: slot, aleg: aleg}
-		if e.id != hdrUnknown {
-			m.idMask |= 1 << e.id
-		} else {
+		m.idMask |= 1 << e.id // bit 0 (hdrUnknown) for any unknown name
+		if e.id == hdrUnknown {
 			m.lenMask |= lenBit(len(lower))
 		}
 		m.names = append(m.names, e)
