@@ -2,6 +2,7 @@ package ring
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,12 +16,14 @@ import (
 )
 
 // File is a pcap or pcapng capture presented as blocks, for `appliance replay`
-// and `inspect`. Frames are read with ZeroCopyReadPacketData and copied once
-// into the block's own buffer, which is reused for every block. A File is
-// owned by one goroutine.
+// and `inspect`. Classic pcap is read into one buffer and its frames are
+// handed out where they lie (pcapReader); pcapng frames are read with
+// pcapgo's ZeroCopyReadPacketData and copied once into the block's own
+// buffer, which is reused for every block. A File is owned by one goroutine.
 type File struct {
 	f        *os.File
-	r        packetReader
+	pr       *pcapReader  // classic pcap
+	r        packetReader // pcapng
 	link     uint16
 	realtime bool
 
@@ -57,18 +60,26 @@ func OpenFile(path string, realtime bool) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open capture: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	magic, err := br.Peek(4)
-	if err != nil {
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open capture %s: read magic: %w", path, err)
 	}
-	var r packetReader
-	switch binary.LittleEndian.Uint32(magic) {
+	// The magic read again in front of the rest, so that a pipe works too.
+	in := io.MultiReader(bytes.NewReader(magic[:]), f)
+	p := &File{f: f, realtime: realtime, frames: make([]fileFrame, 0, fileBlockFrames)}
+	switch binary.LittleEndian.Uint32(magic[:]) {
 	case 0x0a0d0d0a:
-		r, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		p.r, err = pcapgo.NewNgReader(bufio.NewReaderSize(in, 1<<20), pcapgo.DefaultNgReaderOptions)
+		if err == nil {
+			p.link = uint16(p.r.LinkType())
+			p.arena = make([]byte, 0, fileBlockBytes+64<<10)
+		}
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		r, err = pcapgo.NewReader(br)
+		p.pr, err = newPcapReader(in, pcapBufSize)
+		if err == nil {
+			p.link = p.pr.link
+		}
 	default:
 		err = fmt.Errorf("magic %x is neither pcap nor pcapng", magic)
 	}
@@ -76,8 +87,6 @@ func OpenFile(path string, realtime bool) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("open capture %s: %w", path, err)
 	}
-	p := &File{f: f, r: r, link: uint16(r.LinkType()), realtime: realtime,
-		arena: make([]byte, 0, fileBlockBytes+64<<10), frames: make([]fileFrame, 0, fileBlockFrames)}
 	p.block.file = true
 	p.block.linkType = p.link
 	return p, nil
@@ -94,6 +103,9 @@ func (p *File) Close() error { return p.f.Close() }
 // without calling fn; a damaged file returns the read error after the frames
 // before the damage have been delivered.
 func (p *File) Next(fn func(b *Block) error) error {
+	if p.pr != nil {
+		return p.nextPcap(fn)
+	}
 	if p.eof && !p.hasPen {
 		return io.EOF
 	}
@@ -138,6 +150,68 @@ func (p *File) Next(fn func(b *Block) error) error {
 		return err
 	}
 	return readErr
+}
+
+// nextPcap is Next for classic pcap: the block's frames are the complete
+// records in the reader's buffer, up to fileBlockFrames (and, with realtime
+// pacing, fileBlockSpan of capture time); the buffer is refilled only when
+// it holds no complete record, before the block starts.
+func (p *File) nextPcap(fn func(b *Block) error) error {
+	pr := p.pr
+	p.frames = p.frames[:0]
+	var readErr error
+	for len(p.frames) < fileBlockFrames {
+		fr, next, ok, err := pr.peek()
+		if err == nil && !ok && pr.eof && pr.off < pr.end {
+			err = io.ErrUnexpectedEOF // the input ends inside a record
+		}
+		if err != nil {
+			// Deliver the frames before the damage, then the error once;
+			// the next call reports io.EOF.
+			readErr = err
+			pr.off, pr.eof = pr.end, true
+			break
+		}
+		if !ok {
+			if len(p.frames) > 0 {
+				break
+			}
+			if err := pr.fill(); err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr = err
+					pr.off, pr.eof = pr.end, true
+				}
+				break
+			}
+			continue
+		}
+		if p.realtime && len(p.frames) > 0 && fr.ts-p.frames[0].ts > fileBlockSpan.Microseconds() {
+			break
+		}
+		p.frames = append(p.frames, fr)
+		pr.off = next
+	}
+	if len(p.frames) == 0 {
+		if readErr != nil {
+			return fmt.Errorf("read capture: %w", readErr)
+		}
+		return io.EOF
+	}
+	if p.realtime {
+		p.pace(p.frames[0].ts)
+	}
+	b := &p.block
+	b.mem, b.frames, b.n = pr.buf[:pr.end], p.frames, len(p.frames)
+	b.Rewind()
+	err := fn(b)
+	b.mem, b.frames, b.n, b.data = nil, nil, 0, nil
+	if err != nil {
+		return err
+	}
+	if readErr != nil {
+		return fmt.Errorf("read capture: %w", readErr)
+	}
+	return nil
 }
 
 func (p *File) add(data []byte, fr fileFrame) {

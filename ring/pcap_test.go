@@ -158,14 +158,7 @@ func TestFileErrors(t *testing.T) {
 // TestFileSharedCaptures reads every shared capture and checks the frame
 // count against pcapgo read directly.
 func TestFileSharedCaptures(t *testing.T) {
-	dir := os.Getenv("APPLIANCE_SHARED")
-	if dir == "" {
-		dir = "../../shared"
-	}
-	paths, _ := filepath.Glob(filepath.Join(dir, "testdata", "pcap", "*.pcap*"))
-	if len(paths) == 0 {
-		t.Skipf("no shared captures under %s (set APPLIANCE_SHARED)", dir)
-	}
+	paths := sharedCaptures(t, "*.pcap*")
 	for _, path := range paths {
 		want, wantErr := countDirect(path)
 		p, err := OpenFile(path, false)
@@ -223,4 +216,19 @@ func countDirect(path string) (int, bool) {
 		}
 		n++
 	}
+}
+
+// sharedCaptures returns the shared captures matching pattern, or skips the
+// test when there are none (a clone without ../shared).
+func sharedCaptures(t *testing.T, pattern string) []string {
+	t.Helper()
+	dir := os.Getenv("APPLIANCE_SHARED")
+	if dir == "" {
+		dir = "../../shared"
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "testdata", "pcap", pattern))
+	if len(paths) == 0 {
+		t.Skipf("no shared captures under %s (set APPLIANCE_SHARED)", dir)
+	}
+	return paths
 }
