@@ -610,9 +610,13 @@ func (sl *sipStartLine) parse(line []byte) error {
 		}
 		return nil
 	}
-	last := bytes.LastIndexByte(line, ' ')
-	if last < 0 || !isSIPVersion(line[last+1:]) {
-		return ErrNotSIP
+	// Nearly every request line ends in " SIP/2.0"; look there first.
+	last := len(line) - 8
+	if last < 0 || line[last] != ' ' || !isSIPVersion(line[last+1:]) {
+		last = bytes.LastIndexByte(line, ' ')
+		if last < 0 || !isSIPVersion(line[last+1:]) {
+			return ErrNotSIP
+		}
 	}
 	// There is a space at last, so the token run stops at or before it; it
 	// stops short when the method holds a byte that is not a token byte.
