@@ -765,16 +765,7 @@ func splitNameAddr(v []byte) (uri, params []byte) {
 		i++
 	}
 	if i < len(v) && v[i] == '"' {
-		i++
-		for i < len(v) {
-			c := v[i]
-			i++
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				break
-			}
-		}
+		i += 1 + len(quoted(v[i+1:])) + 1 // past the closing quote
 		if i > len(v) {
 			i = len(v)
 		}
@@ -862,11 +853,13 @@ func splitHostPort(b []byte) (host []byte, port uint16) {
 	i = scanHostEnd(b, i)
 	host = b[:i]
 	if i < len(b) && b[i] == ':' {
-		j := i + 1
-		for j < len(b) && isDigit(b[j]) {
+		// Up to six digits are read: six or more are not a port.
+		j, n := i+1, 0
+		for j < len(b) && j-i <= 6 && isDigit(b[j]) {
+			n = n*10 + int(b[j]-'0')
 			j++
 		}
-		if n, ok := parseDigits(b[i+1:j], 5); ok && n <= 65535 {
+		if d := j - i - 1; d > 0 && d <= 5 && n <= 65535 {
 			port = uint16(n)
 		}
 	}
@@ -990,8 +983,16 @@ func findParam(p []byte, k paramKey) []byte {
 }
 
 // quoted returns the bytes up to the closing double quote of a quoted string
-// whose opening quote was just consumed (escapes are skipped, not removed).
+// whose opening quote was just consumed (escapes are skipped, not removed),
+// or all of b when there is none.
 func quoted(b []byte) []byte {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		q = len(b)
+	}
+	if bytes.IndexByte(b[:q], '\\') < 0 {
+		return b[:q] // no escape before the first quote: it closes the string
+	}
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '\\':

@@ -939,3 +939,48 @@ func TestFindParamFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestQuoted checks quoted's search for the closing quote against a plain
+// loop over every string of up to six bytes from a small alphabet.
+func TestQuoted(t *testing.T) {
+	ref := func(b []byte) []byte {
+		for i := 0; i < len(b); i++ {
+			switch b[i] {
+			case '\\':
+				i++
+			case '"':
+				return b[:i]
+			}
+		}
+		return b
+	}
+	alphabet := []byte{'a', '"', '\\', ' '}
+	var walk func(b []byte)
+	walk = func(b []byte) {
+		if got, want := quoted(b), ref(b); !bytes.Equal(got, want) {
+			t.Fatalf("quoted(%q) = %q, want %q", b, got, want)
+		}
+		if len(b) == 6 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(b, c))
+		}
+	}
+	walk(nil)
+}
+
+// TestSplitHostPortPorts checks the port digits: up to five make a port
+// below 65536, anything else gives 0 and leaves the host alone.
+func TestSplitHostPortPorts(t *testing.T) {
+	for in, want := range map[string]uint16{
+		"h:5060": 5060, "h:0": 0, "h:65535": 65535, "h:65536": 0, "h:99999": 0, "h:123456": 0,
+		"h:1234567": 0, "h:": 0, "h:x": 0, "h:5060;transport=udp": 5060, "h:05060": 5060, "h": 0,
+		"[::1]:5061": 5061, "h:50a": 50, "h:000001": 0,
+	} {
+		host, port := splitHostPort([]byte(in))
+		if port != want || !strings.HasPrefix(in, string(host)) || strings.ContainsAny(string(host), ":;") && host[0] != '[' {
+			t.Errorf("splitHostPort(%q) = %q, %d; want port %d", in, host, port, want)
+		}
+	}
+}
