@@ -312,7 +312,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			b--
 		}
 		v := data[a:b]
-		if a < b && (isLWS(data[a]) || isLWS(data[b-1])) {
+		if a < b && (data[a] <= ' ' || data[b-1] <= ' ') { // LWS is SP HT CR LF
 			v = trimLWS(v)
 		}
 		if unfilled&bit != 0 {
