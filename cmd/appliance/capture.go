@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"os/user"
@@ -462,8 +463,10 @@ func (a *app) cpuPlan() ([]int, error) {
 }
 
 // startHEP opens the HEP listeners: UDP with one socket and worker per
-// raw_sock_children, and TCP/TLS each with one worker shared by their
-// connections under a mutex (a Worker belongs to one goroutine at a time).
+// raw_sock_children, and TCP/TLS each with raw_sock_children workers that
+// their connections share, a connection always on the same worker (chosen by
+// its remote address) under that worker's mutex, since a Worker belongs to
+// one goroutine at a time.
 func (a *app) startHEP(ctx context.Context, start func(string, func() error)) error {
 	cfg := a.cfg
 	hc := &ring.HEPConfig{Addr: cfg.HEPListen, Workers: cfg.RawSockChildren, TCPAddr: cfg.HEPTCPListen,
@@ -521,33 +524,57 @@ func (a *app) startHEP(ctx context.Context, start func(string, func() error)) er
 			return err
 		}
 		a.metrics.addHEP(s.name, &l.Stats)
-		a.log.Info("HEP listening", s.name, l.Addr().String())
-		w, sw, err := a.newWorker("hep-" + s.name)
-		if err != nil {
-			l.Close()
-			return err
+		a.log.Info("HEP listening", s.name, l.Addr().String(), "workers", cfg.RawSockChildren)
+		type streamWorker struct {
+			mu sync.Mutex
+			w  *capture.Worker
+			sw *sink.Worker
 		}
-		var mu sync.Mutex
+		ws := make([]streamWorker, cfg.RawSockChildren)
+		for i := range ws {
+			if ws[i].w, ws[i].sw, err = a.newWorker("hep-" + s.name + strconv.Itoa(i)); err != nil {
+				l.Close()
+				return err
+			}
+		}
 		start("hep "+s.name, func() error {
 			defer l.Close()
 			err := l.Serve(ctx, func(b *ring.HEPBatch) error {
-				mu.Lock()
-				defer mu.Unlock()
-				w.BeginBlock()
-				for j := 0; j < b.Len(); j++ {
-					w.HEP(b.Data(j), b.TS())
+				if b.Len() == 0 {
+					return nil
 				}
-				sw.Tick(time.Now())
+				sw := &ws[connWorker(b.Src(0), len(ws))]
+				sw.mu.Lock()
+				defer sw.mu.Unlock()
+				sw.w.BeginBlock()
+				for j := 0; j < b.Len(); j++ {
+					sw.w.HEP(b.Data(j), b.TS())
+				}
+				sw.sw.Tick(time.Now())
 				return nil
 			})
-			mu.Lock()
-			w.Publish()
-			sw.Close()
-			mu.Unlock()
+			for i := range ws {
+				ws[i].mu.Lock()
+				ws[i].w.Publish()
+				ws[i].sw.Close()
+				ws[i].mu.Unlock()
+			}
 			return err
 		})
 	}
 	return nil
+}
+
+// connWorker picks the worker of n for a HEP stream connection from its
+// remote address and port, so that one connection's batches stay in order on
+// one worker and different agents spread over the workers.
+func connWorker(src netip.AddrPort, n int) int {
+	a := src.Addr().As16()
+	h := uint64(src.Port())
+	for _, c := range a {
+		h = h*31 + uint64(c)
+	}
+	return int(h % uint64(n))
 }
 
 // reload re-reads the configuration (SIGHUP). The filter, capture_on,

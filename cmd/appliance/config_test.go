@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,5 +251,25 @@ func TestTune(t *testing.T) {
 	}
 	if !strings.Contains(s, "warning  cpus") {
 		t.Errorf("64 workers must be a warning here:\n%s", s)
+	}
+}
+
+// TestConnWorker checks the choice of a HEP stream connection's worker: in
+// range, the same for the same agent, and spread over every worker by the
+// ports of one host's connections.
+func TestConnWorker(t *testing.T) {
+	for n := 1; n <= 16; n++ {
+		seen := map[int]bool{}
+		for port := uint16(40000); port < 40200; port++ {
+			src := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.7"), port)
+			w := connWorker(src, n)
+			if w < 0 || w >= n || w != connWorker(src, n) {
+				t.Fatalf("connWorker(%v, %d) = %d", src, n, w)
+			}
+			seen[w] = true
+		}
+		if len(seen) != n {
+			t.Errorf("200 connections of one host use %d of %d workers", len(seen), n)
+		}
 	}
 }

@@ -298,6 +298,35 @@ func sendHEP(t *testing.T, addr string, callIDs []string) {
 	}
 }
 
+// sendHEPTCP sends one HEP message per Call-ID to addr over TCP, spread
+// over conns connections that write at the same time.
+func sendHEPTCP(t *testing.T, addr string, callIDs []string, conns int) {
+	t.Helper()
+	errs := make(chan error, conns)
+	for c := 0; c < conns; c++ {
+		go func() {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			for i := c; i < len(callIDs); i += conns {
+				if _, err := conn.Write(hepDatagram(callIDs[i], 7)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for c := 0; c < conns; c++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func ids(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -335,14 +364,19 @@ func TestLiveDemoPath(t *testing.T) {
 	v := newVeth(t)
 	files := []string{writeTestCapture(t, 400)}
 	files = append(files, ethernetCaptures(t, sharedCapturesOrNil())...)
-	hepPort := freePort(t, "udp")
+	hepPort, hepTCPPort := freePort(t, "udp"), freePort(t, "tcp")
 	p := startAppliance(t, "--raw_moni_capture_on", "1", "--raw_interface", v.Host, "--fanout", "2",
 		"--raw_moni_bpf_on", "0", "--hep_capture_on", "1", "--hep_listen", fmt.Sprintf("127.0.0.1:%d", hepPort),
+		"--hep_tcp_listen", fmt.Sprintf("127.0.0.1:%d", hepTCPPort),
 		"--db_url", srv.URL()+"/live", "--spool_dir", t.TempDir(), "--batch_age", "200ms", "--capture_node", "live1")
 
 	v.replay(t, []string{"--topspeed"}, files...)
 	hepIDs := ids("hep-demo", 300)
 	sendHEP(t, fmt.Sprintf("127.0.0.1:%d", hepPort), hepIDs)
+	// HEP over TCP from four agents at once, spread over the two workers.
+	hepTCPIDs := ids("hep-tcp", 400)
+	sendHEPTCP(t, fmt.Sprintf("127.0.0.1:%d", hepTCPPort), hepTCPIDs, 4)
+	hepIDs = append(hepIDs, hepTCPIDs...)
 
 	// inspect over the same files is the expectation (without timestamps:
 	// the live capture has its own)
