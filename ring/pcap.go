@@ -79,6 +79,9 @@ func OpenFile(path string, realtime bool) (*File, error) {
 		p.pr, err = newPcapReader(in, pcapBufSize)
 		if err == nil {
 			p.link = p.pr.link
+			if st, serr := f.Stat(); serr == nil && !st.Mode().IsRegular() {
+				p.pr.stream = true // hand out records as a pipe delivers them
+			}
 		}
 	default:
 		err = fmt.Errorf("magic %x is neither pcap nor pcapng", magic)

@@ -27,6 +27,9 @@ type pcapReader struct {
 	swapped  bool // big-endian file on a little-endian reading, or the reverse
 	nano     bool
 	link     uint16
+	// stream is set for a pipe or other input that is not a regular file:
+	// fill returns once a whole record is in instead of filling the buffer.
+	stream bool
 }
 
 // pcapBufSize is the reader's buffer: a few hundred frames of SIP, and room
@@ -99,9 +102,10 @@ func (p *pcapReader) peek() (fr fileFrame, next int, ok bool, err error) {
 }
 
 // fill moves the unparsed bytes to the front of the buffer and reads until
-// the buffer is full or the input ends. It reports io.EOF when the input
-// was exhausted before (File tells a record cut by the end from a clean end
-// itself). Frames handed out before are invalid afterwards.
+// the buffer is full or the input ends (a stream: until it holds a whole
+// record). It reports io.EOF when the input was exhausted before (File tells
+// a record cut by the end from a clean end itself). Frames handed out before
+// are invalid afterwards.
 func (p *pcapReader) fill() error {
 	if p.eof {
 		return io.EOF
@@ -123,6 +127,14 @@ func (p *pcapReader) fill() error {
 		}
 		if m == 0 {
 			break
+		}
+		// A pipe returns what its writer has written so far: stop once a
+		// whole record is in, rather than wait for a full buffer that a
+		// slow writer (a live tcpdump -w -) may take minutes to send.
+		if p.stream {
+			if _, _, ok, err := p.peek(); ok || err != nil {
+				break
+			}
 		}
 	}
 	if p.end == 0 && p.eof {

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
 )
 
 type pcapRec struct {
@@ -286,4 +288,73 @@ func FuzzPcapReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPcapReaderPipe reads from a FIFO whose writer has sent three records
+// and then waits: the block must come out while the writer waits, as it did
+// through pcapgo, not when 1 MiB or the end of the input has arrived.
+func TestPcapReaderPipe(t *testing.T) {
+	for _, realtime := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "fifo")
+		if err := unix.Mkfifo(path, 0o600); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		recs := randomRecs(rand.New(rand.NewPCG(9, 10)), 3, 300)
+		for i := range recs {
+			recs[i].sec = 1_700_000_000 // within one realtime span
+		}
+		file := pcapBytes(binary.LittleEndian, false, 1, recs)
+		release := make(chan struct{})
+		writeErr := make(chan error, 1)
+		go func() {
+			w, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				writeErr <- err
+				return
+			}
+			_, err = w.Write(file)
+			<-release
+			w.Close()
+			writeErr <- err
+		}()
+		p, err := OpenFile(path, realtime)
+		if err != nil {
+			close(release)
+			t.Fatal(err)
+		}
+		type result struct {
+			got []readFrame
+			err error
+		}
+		first := make(chan result, 1)
+		go func() {
+			var got []readFrame
+			err := p.Next(func(b *Block) error {
+				for b.Next() {
+					got = append(got, readFrame{append([]byte(nil), b.Data()...), b.TS(), b.WireLen()})
+				}
+				return nil
+			})
+			first <- result{got, err}
+		}()
+		select {
+		case r := <-first:
+			close(release)
+			if r.err != nil {
+				t.Fatalf("realtime %v: first block: %v", realtime, r.err)
+			}
+			checkRecs(t, "first block", r.got, recs, false)
+		case <-time.After(5 * time.Second):
+			close(release)
+			<-first
+			t.Fatalf("realtime %v: no block while the writer waits", realtime)
+		}
+		if err := <-writeErr; err != nil {
+			t.Fatal(err)
+		}
+		if rest, err := drain(p); err != io.EOF || len(rest) != 0 {
+			t.Fatalf("realtime %v: after the block: %d frames, %v; want none and io.EOF", realtime, len(rest), err)
+		}
+		p.Close()
+	}
 }
