@@ -11,12 +11,12 @@
 // per-packet path are preallocated sentinels so that hostile traffic costs no
 // garbage; callers count them by kind.
 //
-// Some SIP scanners read several bytes at a time past the end of the value
-// they scan; results never depend on those bytes. The portable ones read up
-// to seven bytes within the value's capacity (never past it): SIP.DecodeFrom
-// caps its input's capacity at its length, so those reads stay inside the
-// message. On amd64 the SSE2 ones (bytesconv_amd64.s) read 16-byte blocks
-// and, for the last short block, up to 15 bytes on either side of the value
-// but only on memory pages the value itself lies on, as the runtime's own
-// IndexByte does.
+// Some SIP scanners read eight bytes at a time and may read up to seven bytes
+// past the end of the value they scan, within its capacity (never past it).
+// SIP.DecodeFrom caps its input's capacity at its length, so those reads stay
+// inside the message being decoded; results never depend on them. On amd64
+// the value scanners are SSE2 assembly (bytesconv_amd64.s) that read sixteen
+// bytes at a time: a last short block is read up to fifteen bytes past the
+// capacity, or up to fifteen bytes before the scan's start, but only on the
+// 4 KiB pages the scanned bytes lie on, as the runtime's IndexByte does.
 package decode

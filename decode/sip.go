@@ -181,9 +181,11 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	if m == nil {
 		m = &defaultSIPMatcher
 	}
-	// The scanners read up to seven bytes past a value within its capacity
-	// (see doc.go); capping the input keeps those reads inside the message,
-	// whatever buffer the caller's slice belongs to.
+	// The eight-byte scanners read up to seven bytes past a value within its
+	// capacity (see doc.go); capping the input keeps those reads inside the
+	// message, whatever buffer the caller's slice belongs to. (The SSE2 forms
+	// on amd64 read within the value's pages instead; neither decides on
+	// those bytes.)
 	data = data[:len(data):len(data)]
 
 	pos := len(data)
