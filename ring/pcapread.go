@@ -15,6 +15,15 @@ import (
 // its block; on the 500 000-message capture of bench/ that was about a sixth
 // of the whole decode's time. pcapng stays with pcapgo.
 //
+// Where it differs from pcapgo, on damaged or unusual files: a record whose
+// captured length exceeds its length on the wire is read (pcapgo stops
+// there); the file header's version is not checked; a record cut by the end
+// of the file is reported as io.ErrUnexpectedEOF (pcapgo drops it as a clean
+// end); a microsecond field of 4 294 968 or more gives the time it says
+// (pcapgo's nanosecond product wraps in 32 bits); a record longer than
+// 256 KiB is an error even when the header's snapshot length is larger.
+// The shared captures read the same, frame by frame (TestPcapReaderSharedCaptures).
+//
 // Records are parsed from buf[off:end]. A record's bytes stay where they are
 // until fill moves the unparsed tail to the front, which File does only
 // before it starts a block, so every frame of a block lies in buf until the

@@ -2,6 +2,7 @@ package ring
 
 import (
 	"bytes"
+	"math"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -285,6 +286,15 @@ func FuzzPcapReader(f *testing.F) {
 		for i := range want {
 			if !bytes.Equal(got[i].data, want[i].data) || got[i].wire != want[i].wire {
 				t.Fatalf("frame %d differs from pcapgo's", i)
+			}
+			// pcapgo's time is right unless its 32-bit nanosecond product
+			// wrapped (a microsecond field of 4 294 968 or more), which
+			// takes whole multiples of 2^32 ns off it.
+			if d := got[i].ts - want[i].ts; d != 0 {
+				k := float64(d) / 4294967.296
+				if nano || d < 0 || math.Abs(k-math.Round(k))*4294967.296 > 2 {
+					t.Fatalf("frame %d: time %d, pcapgo %d", i, got[i].ts, want[i].ts)
+				}
 			}
 		}
 	})
