@@ -2,10 +2,10 @@ package ring
 
 import (
 	"bytes"
-	"math"
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
