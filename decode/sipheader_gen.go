@@ -151,8 +151,10 @@ type sipNameEntry struct {
 	id         sipHdr
 }
 
-// sipNameEntries lists the known names; entry 0 matches nothing.
-var sipNameEntries = [...]sipNameEntry{
+// sipNameEntries lists the known names; entry 0 matches nothing, nor do the
+// entries past the last name. It has 256 entries so that indexing it with a
+// byte of sipNameIndex needs no bounds check in DecodeFrom's header loop.
+var sipNameEntries = [256]sipNameEntry{
 	{},
 	{0x64692d6c6c6163, 0x0, 0x0, hdrCallID},
 	{0x69, 0x0, 0x0, hdrCallID},

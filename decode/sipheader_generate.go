@@ -173,8 +173,10 @@ type sipNameEntry struct {
 	id         sipHdr
 }
 
-// sipNameEntries lists the known names; entry 0 matches nothing.
-var sipNameEntries = [...]sipNameEntry{
+// sipNameEntries lists the known names; entry 0 matches nothing, nor do the
+// entries past the last name. It has 256 entries so that indexing it with a
+// byte of sipNameIndex needs no bounds check in DecodeFrom's header loop.
+var sipNameEntries = [256]sipNameEntry{
 	{},
 `, mul, nameHashBits)
 	for _, e := range entries[1:] {
