@@ -206,6 +206,10 @@ func (s *SIP) DecodeFrom(data []byte) error {
 
 	hdrEnd := -1
 	unfilled := uint64(sipFieldHeaders) // first occurrence wins
+	// badHdr records an ErrSIPBadHeader met in the loop, the only error the
+	// loop finds; a bool costs less than an error interface kept live across
+	// the calls (two words to spill and reload).
+	badHdr := false
 	for pos < len(data) {
 		if c := data[pos]; c == '\n' {
 			hdrEnd = pos + 1
@@ -289,8 +293,8 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			}
 		}
 		if !ok {
-			if err == nil && len(trimLWS(data[pos:end])) != 0 {
-				err = ErrSIPBadHeader
+			if len(trimLWS(data[pos:end])) != 0 {
+				badHdr = true
 			}
 			pos = next
 			continue
@@ -317,15 +321,20 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		if a < b && (data[a] <= ' ' || data[b-1] <= ' ') { // LWS is SP HT CR LF
 			v = trimLWS(v)
 		}
-		if unfilled&bit != 0 {
-			unfilled &^= bit
-			if e := s.known(id, v); e != nil && err == nil {
-				err = e
-			}
-		}
+		// extra goes first: after known, only what the next line needs is
+		// live. The two fill different fields, so the order changes nothing.
 		if m.idMask&bit != 0 && (id != hdrUnknown || m.lenMask&lenBit(nameEnd-start) != 0) {
 			s.extra(m, id, data[start:nameEnd], v)
 		}
+		if unfilled&bit != 0 {
+			unfilled &^= bit
+			if s.known(id, v) != nil {
+				badHdr = true
+			}
+		}
+	}
+	if badHdr && err == nil {
+		err = ErrSIPBadHeader
 	}
 
 	if hdrEnd < 0 {
