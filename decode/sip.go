@@ -223,18 +223,18 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		// The search starts at the line start, not after the name (a name
 		// holds no LF), so that the next line's position depends on this
 		// search alone and not on the name scan as well.
+		// A fold is rare: sipHeaderLine finds the end of a folded line, out of
+		// the loop, so that the common case keeps fewer values live across
+		// the search.
 		end, next := len(data), len(data)
-		for p := pos; ; {
-			nl := bytes.IndexByte(data[p:], '\n')
-			if nl < 0 {
-				break
+		if nl := bytes.IndexByte(data[pos:], '\n'); nl >= 0 {
+			next = pos + nl + 1
+			end = next - 1
+			if next < len(data) && (data[next] == ' ' || data[next] == '\t') {
+				var cont []byte
+				cont, next = sipHeaderLine(data, end+1)
+				end += 1 + len(cont)
 			}
-			p += nl + 1
-			if p < len(data) && (data[p] == ' ' || data[p] == '\t') {
-				continue
-			}
-			end, next = p-1, p
-			break
 		}
 		// Name, optional SP/HT, colon: i ends at the colon. The fast path finds
 		// a colon within the first 24 bytes a word at a time, stopping at any
