@@ -310,15 +310,14 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		}
 		// The value without white space at either end: usually one SP after
 		// the colon and the CR of the line end, tested first.
-		a, b := colon+1, end
-		if a < b && data[a] == ' ' {
-			a++
+		v := data[colon+1 : end]
+		if len(v) > 0 && v[0] == ' ' {
+			v = v[1:]
 		}
-		if a < b && data[b-1] == '\r' {
-			b--
+		if len(v) > 0 && v[len(v)-1] == '\r' {
+			v = v[:len(v)-1]
 		}
-		v := data[a:b]
-		if a < b && (data[a] <= ' ' || data[b-1] <= ' ') { // LWS is SP HT CR LF
+		if len(v) > 0 && (v[0] <= ' ' || v[len(v)-1] <= ' ') { // LWS is SP HT CR LF
 			v = trimLWS(v)
 		}
 		// extra goes first: after known, only what the next line needs is
