@@ -83,8 +83,11 @@ type SIP struct {
 
 	// rank+1 of the header that filled a prioritised field; 0 = none yet.
 	pidRank, uaRank, authRank, rtpRank, alegRank uint8
-	// badCL is set when Content-Length is not a number.
-	badCL bool
+	// badCL is set when Content-Length is not a number; badHdr when a header
+	// line has no name and colon or CSeq is not "number method". DecodeFrom's
+	// header loop records ErrSIPBadHeader here, not in a local, so that no
+	// flag has to be kept live across its calls.
+	badCL, badHdr bool
 
 	m *sipMatcher // compiled configuration; nil means the defaults
 }
@@ -206,10 +209,6 @@ func (s *SIP) DecodeFrom(data []byte) error {
 
 	hdrEnd := -1
 	unfilled := uint64(sipFieldHeaders) // first occurrence wins
-	// badHdr records an ErrSIPBadHeader met in the loop, the only error the
-	// loop finds; a bool costs less than an error interface kept live across
-	// the calls (two words to spill and reload).
-	badHdr := false
 	for pos < len(data) {
 		if c := data[pos]; c == '\n' {
 			hdrEnd = pos + 1
@@ -291,7 +290,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			}
 			if nameEnd == pos || i == len(data) || data[i] != ':' {
 				if len(trimLWS(data[pos:end])) != 0 {
-					badHdr = true
+					s.badHdr = true
 				}
 				pos = next
 				continue
@@ -327,12 +326,11 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		}
 		if unfilled&bit != 0 {
 			unfilled &^= bit
-			if s.known(id, v) != nil {
-				badHdr = true
-			}
+			s.known(id, v)
 		}
 	}
-	if badHdr && err == nil {
+	// ErrSIPBadHeader is the only error the header loop finds.
+	if s.badHdr && err == nil {
 		err = ErrSIPBadHeader
 	}
 
@@ -369,8 +367,9 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	return err
 }
 
-// known fills the fields of the first occurrence of header id.
-func (s *SIP) known(id sipHdr, v []byte) error {
+// known fills the fields of the first occurrence of header id and sets
+// badHdr when CSeq is malformed.
+func (s *SIP) known(id sipHdr, v []byte) {
 	switch id {
 	case hdrCallID:
 		s.CallID = v
@@ -387,7 +386,9 @@ func (s *SIP) known(id sipHdr, v []byte) error {
 		s.Via1Branch = findParam(s.Via1, branchKey)
 	case hdrCSeq:
 		s.CSeq = v
-		return s.cseq(v)
+		if s.cseq(v) != nil {
+			s.badHdr = true
+		}
 	case hdrContact:
 		uri, _ := splitNameAddr(v)
 		var host []byte
@@ -397,7 +398,7 @@ func (s *SIP) known(id sipHdr, v []byte) error {
 		n, ok := parseDigits(v, 9)
 		if !ok {
 			s.badCL = true
-			return nil
+			return
 		}
 		s.ContentLength = int(n)
 	case hdrContentType:
@@ -428,7 +429,6 @@ func (s *SIP) known(id sipHdr, v []byte) error {
 		host, port := splitHostPort(v)
 		s.OriginatorIP, s.OriginatorPort = unbracket(host), port
 	}
-	return nil
 }
 
 // sipHdr values must fit the 64-bit masks (unfilled, sipFieldHeaders, idMask).
