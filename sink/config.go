@@ -87,6 +87,13 @@ type Config struct {
 	// DrainTimeout bounds the drain when the context given to New ends.
 	// Default 10 s.
 	DrainTimeout time.Duration
+	// StartUnready lets New return when ClickHouse cannot be reached (a
+	// network error): the sink takes rows at once and sets itself up in the
+	// background, retrying with backoff; until then rows wait in the
+	// workers' batches (WorkerBatches × BatchRows per worker) and, when
+	// those are all queued, are dropped after HandoffWait (counted). Ready
+	// reports when it can insert. Without it New returns the error.
+	StartUnready bool
 	// RetentionEvery is how often old partitions are dropped on servers
 	// without TTL. Default 1 h.
 	RetentionEvery time.Duration

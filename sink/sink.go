@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"regexp"
 	"runtime"
 	"strings"
@@ -54,8 +55,12 @@ type Stats struct {
 // Sink takes batches from capture workers to one ClickHouse table. Create it
 // with New, give each capture worker its own Worker, and Close it to drain.
 type Sink struct {
-	cfg     Config
-	cl      *client
+	cfg Config
+	cl  *client
+	// ready is closed once setup has run; layout, dialect, version, dedup
+	// and extra are written before that and only read after it.
+	ready   chan struct{}
+	isReady atomic.Bool // ready is closed; for the workers' age check
 	layout  *Layout
 	dialect Dialect
 	version string
@@ -136,8 +141,17 @@ func New(ctx context.Context, cfg *Config, opt *Options) (*Sink, error) {
 	if s.cl, err = newClient(&c); err != nil {
 		return nil, err
 	}
+	s.ready = make(chan struct{})
+	unready := false
 	if err := s.setup(ctx); err != nil {
-		return nil, err
+		var netErr net.Error
+		if !c.StartUnready || !errors.As(err, &netErr) {
+			return nil, err // or the server answered: a schema or permission problem
+		}
+		unready = true
+		s.log.Warn("sink: ClickHouse unreachable; taking rows and setting up in the background", "err", err)
+	} else {
+		s.open()
 	}
 	if c.SpoolDir != "" {
 		if s.spool, err = openSpool(c.SpoolDir, c.SpoolBytes); err != nil {
@@ -168,7 +182,10 @@ func New(ctx context.Context, cfg *Config, opt *Options) (*Sink, error) {
 		s.senderWG.Add(1)
 		go s.send()
 	}
-	if s.dialect == Legacy && c.RetentionDays > 0 {
+	if unready {
+		s.bgWG.Add(1)
+		go s.setupLater()
+	} else if s.dialect == Legacy && c.RetentionDays > 0 {
 		s.bgWG.Add(1)
 		go s.retention()
 	}
@@ -231,6 +248,62 @@ func (s *Sink) setup(ctx context.Context) error {
 	return nil
 }
 
+// setupLater retries setup until it succeeds or the sink is stopped hard,
+// with the backoff of the appliance's own start (0.5 s doubling to 10 s);
+// then it opens the sink (ready) and starts what setup decides.
+func (s *Sink) setupLater() {
+	defer s.bgWG.Done()
+	delay := 500 * time.Millisecond
+	for {
+		select {
+		case <-time.After(delay):
+		case <-s.hard.Done():
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.hard, s.cfg.InsertTimeout)
+		err := s.setup(ctx)
+		cancel()
+		if err == nil {
+			s.open()
+			if s.dialect == Legacy && s.cfg.RetentionDays > 0 {
+				s.bgWG.Add(1)
+				go s.retention()
+			}
+			return
+		}
+		var netErr net.Error
+		if !errors.As(err, &netErr) {
+			s.logOnce("setup", "sink: ClickHouse answered but the table cannot be used; retrying, rows wait or are dropped", "err", err)
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// open marks the sink ready.
+func (s *Sink) open() {
+	s.isReady.Store(true)
+	close(s.ready)
+}
+
+// Ready is closed once the sink has read the table's layout and can insert:
+// at once when New reached ClickHouse, later with StartUnready.
+func (s *Sink) Ready() <-chan struct{} { return s.ready }
+
+// awaitReady waits until the sink is ready (true) or stopped hard (false).
+func (s *Sink) awaitReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	case <-s.hard.Done():
+		select {
+		case <-s.ready:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 func (s *Sink) tableColumns(ctx context.Context, db, table string) ([]TableColumn, error) {
 	// db and table are validated identifiers: safe inside quotes.
 	q := fmt.Sprintf("SELECT name, type, default_kind FROM system.columns WHERE database = '%s' AND table = '%s' FORMAT TabSeparated", db, table)
@@ -259,11 +332,25 @@ func (s *Sink) tableColumns(ctx context.Context, db, table string) ([]TableColum
 	return cols, nil
 }
 
-// Dialect is the DDL dialect chosen for the server.
-func (s *Sink) Dialect() Dialect { return s.dialect }
+// Dialect is the DDL dialect chosen for the server; Legacy until Ready.
+func (s *Sink) Dialect() Dialect {
+	select {
+	case <-s.ready:
+		return s.dialect
+	default:
+		return Legacy
+	}
+}
 
-// Layout is the set of columns the sink writes.
-func (s *Sink) Layout() *Layout { return s.layout }
+// Layout is the set of columns the sink writes; nil until Ready.
+func (s *Sink) Layout() *Layout {
+	select {
+	case <-s.ready:
+		return s.layout
+	default:
+		return nil
+	}
+}
 
 // Stats returns the current counters.
 func (s *Sink) Stats() Stats {
@@ -381,7 +468,10 @@ func (w *Worker) Append(m *decode.Meta, s *decode.SIP) {
 // passed. Capture workers call it whenever they wake up (at least every
 // few hundred milliseconds while idle).
 func (w *Worker) Tick(now time.Time) {
-	if w.cur.rows > 0 && now.UnixNano()/w.age != w.cur.start {
+	// Until the sink is ready (StartUnready) batches fill to BatchRows or
+	// BatchBytes instead of leaving by age, so that the worker's batches
+	// hold as many rows as they can while nothing can be inserted.
+	if w.cur.rows > 0 && now.UnixNano()/w.age != w.cur.start && w.s.isReady.Load() {
 		w.handoff()
 	}
 }
@@ -551,6 +641,19 @@ func (s *Sink) recycle(b *SIPBatch) {
 
 func (s *Sink) flush() {
 	defer s.flusherWG.Done()
+	if !s.awaitReady() {
+		// Stopped before the table was ever reached: what comes is lost.
+		for g := range s.groups {
+			for _, b := range g {
+				s.rowsLost.Add(uint64(b.rows))
+				select {
+				case s.back <- b:
+				case <-s.stopped:
+				}
+			}
+		}
+		return
+	}
 	enc := NewEncoder(s.layout, s.method)
 	for g := range s.groups {
 		data, rows, err := enc.AppendBody(s.bodies.get(), g)
@@ -705,6 +808,18 @@ func (bp *bodyPool) put(b []byte) {
 
 func (s *Sink) send() {
 	defer s.senderWG.Done()
+	// No body exists before the sink is ready, but spooled ones from an
+	// earlier run do, and delivering needs what setup reads.
+	select {
+	case <-s.ready:
+	case <-s.hard.Done():
+		return
+	case b, ok := <-s.sendq:
+		if !ok {
+			return
+		}
+		s.deliver(b) // a flusher made it, so the sink is ready
+	}
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	for {

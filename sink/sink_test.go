@@ -447,3 +447,77 @@ func TestRetentionDropsOldPartitions(t *testing.T) {
 		t.Fatalf("after retention: %s rows, want 16", got)
 	}
 }
+
+// TestStartUnready starts the sink while ClickHouse is down, as at boot when
+// the appliance comes up first: without StartUnready New fails; with it, New
+// returns at once, takes rows, and once the server is up sets itself up and
+// inserts every row exactly once.
+func TestStartUnready(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own server")
+	}
+	srv := chtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.InsertTimeout = 2 * time.Second
+	cfg.HandoffWait = time.Second
+	srv.Kill()
+	if s, err := New(context.Background(), cfg, &Options{Logger: quietLogger(t)}); err == nil {
+		s.Close(context.Background())
+		t.Fatal("New succeeded with ClickHouse down and StartUnready unset")
+	}
+	cfg.StartUnready = true
+	t0 := time.Now()
+	s := newSink(t, cfg)
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Fatalf("New took %v with StartUnready", d)
+	}
+	select {
+	case <-s.Ready():
+		t.Fatal("ready while ClickHouse is down")
+	default:
+	}
+	if s.Layout() != nil {
+		t.Fatal("a layout before the table was read")
+	}
+	// Fewer rows than the worker's batches hold: none may be lost.
+	w := s.NewWorker()
+	const n = 2500
+	done := make(chan struct{})
+	go func() { produce(w, "unready", n, 1500*time.Millisecond); close(done) }()
+	time.Sleep(time.Second)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Ready():
+	case <-time.After(60 * time.Second):
+		t.Fatal("not ready 60 s after ClickHouse came up")
+	}
+	<-done
+	waitFor(t, 60*time.Second, "the rows", func() bool { return s.Stats().RowsInserted == n })
+	closeSink(t, s, 30*time.Second)
+	if st := s.Stats(); st.RowsLost != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	checkExactlyOnce(t, srv, cfg.Table, n)
+}
+
+// TestStartUnreadyNeverUp closes a sink whose server never came up: the
+// close ends within its deadline and counts the rows it held as lost.
+func TestStartUnreadyNeverUp(t *testing.T) {
+	cfg := &Config{URL: "http://127.0.0.1:1/test", Table: "never", StartUnready: true,
+		BatchRows: 100, BatchAge: 50 * time.Millisecond, HandoffWait: 100 * time.Millisecond, InsertTimeout: time.Second}
+	s := newSink(t, cfg)
+	w := s.NewWorker()
+	produce(w, "never", 250, 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	err := s.Close(ctx)
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+	if st := s.Stats(); err == nil || st.RowsLost != 250 || st.RowsInserted != 0 {
+		t.Fatalf("Close: %v, stats %+v; want 250 rows lost", err, st)
+	}
+}

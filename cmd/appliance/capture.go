@@ -227,7 +227,22 @@ func (a *app) run(ctx context.Context, replay, realtime bool, files []string) er
 		return err
 	}
 	a.metrics.setSink(a.sink, cfg.TableName)
-	a.log.Info("ClickHouse ready", "table", cfg.TableName, "dialect", a.sink.Dialect().String())
+	logReady := func() { a.log.Info("ClickHouse ready", "table", cfg.TableName, "dialect", a.sink.Dialect().String()) }
+	select {
+	case <-a.sink.Ready():
+		logReady()
+	default:
+		// Live capture starts anyway (sink.Config.StartUnready): rows wait in
+		// the workers' batches until ClickHouse answers.
+		a.log.Warn("ClickHouse not reachable yet: capturing; rows wait in memory until it answers")
+		go func() {
+			select {
+			case <-a.sink.Ready():
+				logReady()
+			case <-ctx.Done():
+			}
+		}()
+	}
 
 	if replay {
 		err = a.replay(ctx, files, realtime)
@@ -250,12 +265,17 @@ func (a *app) run(ctx context.Context, replay, realtime bool, files []string) er
 	return errors.Join(err, closeErr)
 }
 
-// openSink connects to ClickHouse, retrying with backoff until it answers or
-// ctx ends (the appliance is not ready until then).
+// openSink connects to ClickHouse. For replay it retries with backoff until
+// ClickHouse answers or ctx ends; for live capture the sink comes back at
+// once and sets itself up in the background (Ready).
 func (a *app) openSink(ctx context.Context) (*sink.Sink, error) {
 	sc := sinkConfig(a.cfg)
 	if a.replayMode {
 		sc.HandoffWait = time.Second // the longest the sink allows; batches return once encoded
+	} else {
+		// A live source does not wait: capture while ClickHouse comes up
+		// (at boot it often starts after the appliance).
+		sc.StartUnready = true
 	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
@@ -380,8 +400,15 @@ func (a *app) live(ctx context.Context) error {
 	if err := a.dropPrivileges(); err != nil {
 		return err
 	}
-	a.ready.Store(true) // ClickHouse answered and every source is open
+	// Capturing: systemd may go on. /readyz waits for ClickHouse as well.
 	sdNotify("READY=1")
+	go func() {
+		select {
+		case <-a.sink.Ready():
+			a.ready.Store(true) // ClickHouse answered and every source is open
+		case <-ctx.Done():
+		}
+	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

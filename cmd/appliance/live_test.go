@@ -168,6 +168,13 @@ type proc struct {
 // until /readyz answers.
 func startAppliance(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startApplianceUntil(t, "/readyz", args...)
+}
+
+// startApplianceUntil starts the appliance and waits until the admin path
+// answers 200 (/readyz: storing; /healthz: running).
+func startApplianceUntil(t *testing.T, path string, args ...string) *proc {
+	t.Helper()
 	p := &proc{log: &lockedBuffer{}, admin: fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")), done: make(chan error, 1)}
 	args = append(args, "--admin", p.admin, "--log_level", "debug")
 	p.cmd = exec.Command(applianceBinary(t), args...)
@@ -189,7 +196,7 @@ func startAppliance(t *testing.T, args ...string) *proc {
 			t.Fatalf("appliance exited at start: %v\n%s", err, p.log.String())
 		default:
 		}
-		if resp, err := http.Get("http://" + p.admin + "/readyz"); err == nil {
+		if resp, err := http.Get("http://" + p.admin + path); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return p
@@ -197,7 +204,7 @@ func startAppliance(t *testing.T, args ...string) *proc {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("appliance not ready after 60 s\n%s", p.log.String())
+	t.Fatalf("appliance: no 200 from %s after 60 s\n%s", path, p.log.String())
 	return nil
 }
 
@@ -425,6 +432,44 @@ func TestLiveDemoPath(t *testing.T) {
 		t.Errorf("the appliance lost rows:\n%s", tail(log, 10))
 	}
 	t.Logf("%d messages over %d captures and HEP stored exactly once", total, len(files))
+}
+
+// TestLiveClickHouseLate starts the appliance while ClickHouse is down, as at
+// boot when it comes up first: it captures at once (HEP on loopback), is not
+// ready until ClickHouse answers, and then stores every message sent before.
+func TestLiveClickHouseLate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	srv := chtest.Start(t)
+	srv.Kill()
+	hepPort := freePort(t, "udp")
+	p := startApplianceUntil(t, "/healthz", "--hep_capture_on", "1", "--hep_listen", fmt.Sprintf("127.0.0.1:%d", hepPort),
+		"--db_url", srv.URL()+"/late", "--spool_dir", t.TempDir(), "--batch_age", "200ms")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.log.String(), "HEP listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not capturing 30 s after start\n%s", p.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sent := ids("late", 500)
+	sendHEP(t, fmt.Sprintf("127.0.0.1:%d", hepPort), sent)
+	time.Sleep(500 * time.Millisecond)
+	if resp, err := http.Get("http://" + p.admin + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while ClickHouse is down: %v %v, want 503", resp, err)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitMetric(t, "appliance_stored_total", float64(len(sent)))
+	log := p.stop(t, syscall.SIGTERM)
+	if v := query(t, srv, `SELECT count(), uniqExact(callid) FROM late.sip_capture FORMAT TSV`); v != "500\t500" {
+		t.Errorf("rows, distinct Call-IDs: %q, want 500 of each\n%s", v, tail(log, 20))
+	}
+	if !regexp.MustCompile(`rows_lost=0 `).MatchString(log) {
+		t.Errorf("the appliance lost rows:\n%s", tail(log, 10))
+	}
 }
 
 func tail(s string, n int) string {
