@@ -272,7 +272,7 @@ func (s *Sink) setupLater() {
 			return
 		}
 		var netErr net.Error
-		if !errors.As(err, &netErr) {
+		if !errors.As(err, &netErr) && s.hard.Err() == nil { // not the Close cancelling setup
 			s.logOnce("setup", "sink: ClickHouse answered but the table cannot be used; retrying, rows wait or are dropped", "err", err)
 		}
 		delay = min(delay*2, 10*time.Second)
@@ -809,16 +809,14 @@ func (bp *bodyPool) put(b []byte) {
 func (s *Sink) send() {
 	defer s.senderWG.Done()
 	// No body exists before the sink is ready, but spooled ones from an
-	// earlier run do, and delivering needs what setup reads.
+	// earlier run do, and delivering needs what setup reads. A hard stop
+	// before ready does not end the sender: the sink may have become ready
+	// at the same moment (the flushers then encode), and bodies on sendq
+	// must still be spooled or counted. The spool is not replayed then,
+	// since the sink is closing.
 	select {
 	case <-s.ready:
 	case <-s.hard.Done():
-		return
-	case b, ok := <-s.sendq:
-		if !ok {
-			return
-		}
-		s.deliver(b) // a flusher made it, so the sink is ready
 	}
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -519,5 +520,33 @@ func TestStartUnreadyNeverUp(t *testing.T) {
 	}
 	if st := s.Stats(); err == nil || st.RowsLost != 250 || st.RowsInserted != 0 {
 		t.Fatalf("Close: %v, stats %+v; want 250 rows lost", err, st)
+	}
+}
+
+// TestCloseExpiredAtStart closes a sink with an expired context before its
+// senders first ran (GOMAXPROCS 1): they see the sink ready and stopped hard
+// at once, and must still spool or count what the flushers encode, not
+// leave it on the queue uncounted.
+func TestCloseExpiredAtStart(t *testing.T) {
+	srv := chtest.Shared(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	bad := 0
+	for i := 0; i < 12; i++ {
+		cfg := testConfig(t, srv)
+		cfg.MaxAsyncQueries = 1
+		s := newSink(t, cfg)
+		w := s.NewWorker()
+		produce(w, "h"+strconv.Itoa(i), 10, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := s.Close(ctx)
+		st := s.Stats()
+		if st.RowsInserted+st.RowsLost != 10 {
+			bad++
+			t.Logf("iter %d: close %v, inserted %d lost %d queue bodies %d", i, err, st.RowsInserted, st.RowsLost, st.QueueBodies)
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of 12 closes lost rows silently", bad)
 	}
 }
