@@ -91,8 +91,11 @@ type Config struct {
 	// network error): the sink takes rows at once and sets itself up in the
 	// background, retrying with backoff; until then rows wait in the
 	// workers' batches (WorkerBatches × BatchRows per worker) and, when
-	// those are all queued, are dropped after HandoffWait (counted). Ready
-	// reports when it can insert. Without it New returns the error.
+	// those are all queued, are dropped after HandoffWait (counted); the
+	// spool cannot help before then, as it holds bodies encoded for the
+	// layout. Ready reports when it can insert. A Close while it is not
+	// ready ends only when ClickHouse answers or Close's context ends, so
+	// give it a deadline. Without StartUnready New returns the error.
 	StartUnready bool
 	// RetentionEvery is how often old partitions are dropped on servers
 	// without TTL. Default 1 h.

@@ -273,7 +273,9 @@ func (s *Sink) setupLater() {
 		}
 		var netErr net.Error
 		if !errors.As(err, &netErr) && s.hard.Err() == nil { // not the Close cancelling setup
-			s.logOnce("setup", "sink: ClickHouse answered but the table cannot be used; retrying, rows wait or are dropped", "err", err)
+			// Once per distinct problem: an operator fixing grants or the
+			// schema sees each new error.
+			s.logOnce("setup:"+err.Error(), "sink: ClickHouse answered but the table cannot be used; retrying, rows wait or are dropped", "err", err)
 		}
 		delay = min(delay*2, 10*time.Second)
 	}

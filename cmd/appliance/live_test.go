@@ -459,9 +459,13 @@ func TestLiveClickHouseLate(t *testing.T) {
 	if resp, err := http.Get("http://" + p.admin + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while ClickHouse is down: %v %v, want 503", resp, err)
 	}
+	if v := p.metric(t, "appliance_clickhouse_ready"); v != 0 {
+		t.Errorf("appliance_clickhouse_ready = %v while ClickHouse is down", v)
+	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	p.waitMetric(t, "appliance_clickhouse_ready", 1)
 	p.waitMetric(t, "appliance_stored_total", float64(len(sent)))
 	log := p.stop(t, syscall.SIGTERM)
 	if v := query(t, srv, `SELECT count(), uniqExact(callid) FROM late.sip_capture FORMAT TSV`); v != "500\t500" {

@@ -33,6 +33,7 @@ type pipelineMetrics struct {
 	queueBatches, queueBytes                         *prometheus.Desc
 	build, reloadSuccess, reloadTime                 *prometheus.Desc
 	oldestAge                                        *prometheus.Desc
+	chReady                                          *prometheus.Desc
 
 	batchRows, batchBytes, insertLatency prometheus.Histogram
 }
@@ -82,6 +83,7 @@ func newPipelineMetrics() *pipelineMetrics {
 		reloadSuccess: d("config_last_reload_successful", "Whether the last configuration reload succeeded."),
 		reloadTime:    d("config_last_reload_success_timestamp_seconds", "Time of the last successful configuration reload."),
 		oldestAge:     d("oldest_unflushed_age_seconds", "Age of the oldest stored message neither inserted into ClickHouse nor spooled to disk.", "table"),
+		chReady:       d("clickhouse_ready", "1 once the table's layout was read from ClickHouse and rows can be inserted; 0 while live capture holds rows in memory waiting for it.", "table"),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "appliance_batch_rows",
 			Help: "Rows per insert body (one or several workers' batches).", Buckets: prometheus.ExponentialBuckets(100, 2.5, 10)}),
 		batchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "appliance_batch_bytes",
@@ -127,7 +129,7 @@ func (m *pipelineMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.kPackets, m.kDrops, m.kFreezes, m.hepMsgs, m.hepAuth, m.hepDenied, m.hepDrops,
 		m.hepGarb, m.rows, m.inserts, m.insertErrs, m.retries, m.lost, m.dead, m.spoolBytes, m.spoolFiles,
 		m.spoolWrites, m.spoolReplay, m.queueBatches, m.queueBytes, m.build, m.reloadSuccess, m.reloadTime,
-		m.oldestAge} {
+		m.oldestAge, m.chReady} {
 		ch <- d
 	}
 	m.batchRows.Describe(ch)
@@ -189,4 +191,11 @@ func (m *pipelineMetrics) Collect(ch chan<- prometheus.Metric) {
 	g1(m.queueBatches, float64(st.QueueBatches), tbl)
 	g1(m.queueBytes, float64(st.QueueBytes), tbl)
 	g1(m.oldestAge, s.OldestUnflushed(time.Now()).Seconds(), tbl)
+	ready := 0.0
+	select {
+	case <-s.Ready():
+		ready = 1
+	default:
+	}
+	g1(m.chReady, ready, tbl)
 }
