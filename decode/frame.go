@@ -774,6 +774,20 @@ func (p *Path) emitSIP(msg []byte) {
 	p.handOn(err)
 }
 
+// streamSIP decodes the SIP message at the start of the stream bytes b
+// (SIP.DecodeStream) and, when it is complete, hands it on; it returns its
+// length. ErrSIPIncomplete, ErrNotSIP and ErrSIPContentLength are the
+// stream's to handle: nothing is counted or handed on for them.
+func (p *Path) streamSIP(b []byte) (int, error) {
+	err := p.sip.DecodeStream(b)
+	switch err {
+	case ErrSIPIncomplete, ErrNotSIP, ErrSIPContentLength:
+		return 0, err
+	}
+	p.handOn(err)
+	return len(p.sip.Msg), nil
+}
+
 // nonPlainLayers is the set of layers (bit l for Layer l) that keep a message
 // out of Stats.Plain: VLAN, MPLS, tunnels, fragments, HEP, PPP.
 const nonPlainLayers = 1<<LayerVLAN | 1<<LayerMPLS | 1<<LayerIPIP | 1<<LayerGRE | 1<<LayerERSPAN |

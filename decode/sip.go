@@ -131,7 +131,8 @@ var (
 	ErrSIPContentLength = &SIPError{"content_length", "decode: sip: invalid content-length or body shorter than content-length"}
 	// ErrSIPNoCallID: there is no Call-ID header, or it is empty.
 	ErrSIPNoCallID = &SIPError{"no_call_id", "decode: sip: missing call-id"}
-	// ErrSIPIncomplete: SIPMessageLen needs more bytes to see a whole message.
+	// ErrSIPIncomplete: SIPMessageLen or DecodeStream needs more bytes to
+	// see a whole message.
 	ErrSIPIncomplete = &SIPError{"incomplete", "decode: sip: incomplete message"}
 )
 
@@ -363,6 +364,49 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	}
 	if err == nil && len(s.CallID) == 0 {
 		err = ErrSIPNoCallID
+	}
+	return err
+}
+
+// DecodeStream parses the SIP message at the start of data, the bytes of a
+// stream transport (TCP, TLS) from a message boundary on, which may hold
+// less than one message or more. It frames as SIPMessageLen does and decodes
+// as DecodeFrom does, in one pass over the headers: when the message is
+// complete it returns DecodeFrom's result for exactly its bytes (len(s.Msg)
+// is its length; the next message starts after it). Otherwise it returns
+// ErrSIPIncomplete (more bytes are needed), ErrNotSIP (no SIP start line
+// here) or ErrSIPContentLength (Content-Length is not a number), and the
+// fields are not to be used. Framing with SIPMessageLen and then decoding
+// read every header twice.
+//
+// It is DecodeFrom with the end of the message decided afterwards, from
+// what DecodeFrom leaves, so that the datagram decoder stays as it is.
+func (s *SIP) DecodeStream(data []byte) error {
+	err := s.DecodeFrom(data)
+	switch {
+	case err == ErrNotSIP || s.Body == nil:
+		// No empty line after the headers yet, or not SIP. Without a LF
+		// the start line itself is still to come, SIP when its first
+		// byte may start one.
+		if bytes.IndexByte(data, '\n') < 0 {
+			if len(data) > 0 && !tokenTable[data[0]] {
+				return ErrNotSIP
+			}
+			return ErrSIPIncomplete
+		}
+		if err == ErrNotSIP {
+			return ErrNotSIP
+		}
+		return ErrSIPIncomplete
+	case s.badCL:
+		return ErrSIPContentLength
+	case s.ContentLength < 0:
+		// Mandatory on a stream: without it the body is empty. DecodeFrom
+		// gave the rest of data to the body, as on a datagram.
+		hdrEnd := len(data) - len(s.Body)
+		s.Msg, s.Body = data[:hdrEnd], s.Body[:0]
+	case s.ContentLength > len(s.Body):
+		return ErrSIPIncomplete // the body is still to come
 	}
 	return err
 }

@@ -11,7 +11,7 @@ import (
 // every byte-slice field (on success and on error) lies inside the input;
 // decoding twice, into the same value or a fresh one, gives identical fields;
 // errors are the package's sentinels; ErrNotSIP leaves nothing filled;
-// LooksLikeSIP and SIPMessageLen agree with DecodeFrom.
+// LooksLikeSIP, SIPMessageLen and DecodeStream agree with DecodeFrom.
 func FuzzSIP(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "sip", "*.sip"))
 	for _, p := range files {
@@ -89,6 +89,34 @@ func FuzzSIP(f *testing.F) {
 			}
 		} else if lerr != ErrSIPIncomplete && lerr != ErrNotSIP && lerr != ErrSIPContentLength {
 			t.Fatalf("SIPMessageLen returned %v", lerr)
+		}
+
+		// DecodeStream frames as SIPMessageLen does and decodes as
+		// DecodeFrom does on exactly the framed bytes.
+		st := &SIP{m: s.m}
+		serr := st.DecodeStream(in)
+		if lerr != nil {
+			if serr != lerr {
+				t.Fatalf("DecodeStream returned %v, SIPMessageLen %v", serr, lerr)
+			}
+			return
+		}
+		if serr == ErrSIPIncomplete || serr == ErrNotSIP || serr == ErrSIPContentLength {
+			t.Fatalf("DecodeStream returned %v, SIPMessageLen framed %d bytes", serr, n)
+		}
+		if len(st.Msg) != n {
+			t.Fatalf("DecodeStream Msg is %d bytes, SIPMessageLen framed %d", len(st.Msg), n)
+		}
+		q := &SIP{m: s.m}
+		qerr := q.DecodeFrom(in[:n])
+		if serr != qerr {
+			t.Fatalf("DecodeStream returned %v, DecodeFrom on the framed bytes %v", serr, qerr)
+		}
+		sspans, _ := sipSpans(st, in)
+		qspans, _ := sipSpans(q, in)
+		sspans, qspans = emptyAnywhere(sspans), emptyAnywhere(qspans)
+		if !reflect.DeepEqual(sspans, qspans) || !reflect.DeepEqual(sipFields(st), sipFields(q)) {
+			t.Fatalf("DecodeStream and DecodeFrom on the framed bytes differ:\n%v\n%v", sspans, qspans)
 		}
 	})
 }

@@ -509,6 +509,68 @@ func TestLooksLikeSIP(t *testing.T) {
 	f(strings.Repeat("A", maxStartLine)+" sip:h SIP/2.0\r\n", false)
 }
 
+// emptyAnywhere forgets where the empty, non-nil fields point: an empty
+// Body cut from a capped message points at the message (the compiler keeps
+// a slice of capacity 0 at its base), cut from a stream at the body's place.
+func emptyAnywhere(spans []sipSpan) []sipSpan {
+	for i := range spans {
+		if spans[i].len == 0 && !spans[i].isNil {
+			spans[i].off = 0
+		}
+	}
+	return spans
+}
+
+// TestDecodeStream frames and decodes back-to-back messages, cut at every
+// byte, and gives the fields DecodeFrom gives on each message alone.
+func TestDecodeStream(t *testing.T) {
+	t.Parallel()
+	msg := crlf("INVITE sip:b@h SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\nCall-ID: c\nContent-Length: 5\n\nhello")
+	next := crlf("SIP/2.0 100 Trying\ni: d\nl: 0\n\n")
+	noCL := crlf("OPTIONS sip:h SIP/2.0\ni: e\n\n")
+	stream := msg + next + noCL + "rest of a stream"
+	var s, want SIP
+	pos := 0
+	for _, m := range []string{msg, next, noCL} {
+		for cut := pos; cut < pos+len(m); cut++ {
+			if err := s.DecodeStream([]byte(stream[pos:cut])); err != ErrSIPIncomplete {
+				t.Fatalf("%q: %v, want ErrSIPIncomplete", stream[pos:cut], err)
+			}
+		}
+		in := []byte(stream)
+		if err := s.DecodeStream(in[pos:]); err != nil || len(s.Msg) != len(m) {
+			t.Fatalf("at %d: %v, Msg %d bytes; want nil and %d", pos, err, len(s.Msg), len(m))
+		}
+		if err := want.DecodeFrom(in[pos : pos+len(m)]); err != nil {
+			t.Fatal(err)
+		}
+		gs, err := sipSpans(&s, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, _ := sipSpans(&want, in)
+		gs, ws = emptyAnywhere(gs), emptyAnywhere(ws)
+		if !reflect.DeepEqual(gs, ws) || !reflect.DeepEqual(sipFields(&s), sipFields(&want)) {
+			t.Errorf("at %d: DecodeStream %v, DecodeFrom %v", pos, gs, ws)
+		}
+		pos += len(m)
+	}
+	if s.ContentLength != -1 || s.Body == nil || len(s.Body) != 0 {
+		t.Errorf("without Content-Length: ContentLength %d, Body %q; want -1 and empty", s.ContentLength, s.Body)
+	}
+	for in, want := range map[string]error{
+		"GET / HTTP/1.1\r\n\r\n": ErrNotSIP,
+		"\x00\x00":               ErrNotSIP,
+		crlf("OPTIONS sip:h SIP/2.0\nContent-Length: x\ni: c\n\n"):    ErrSIPContentLength,
+		crlf("OPTIONS sip:h SIP/2.0\nContent-Length: 9\ni: c\n\nabc"): ErrSIPIncomplete,
+		crlf("OPTIONS sip:h SIP/2.0\nContent-Length: 3\n\nabc"):       ErrSIPNoCallID,
+	} {
+		if err := s.DecodeStream([]byte(in)); err != want {
+			t.Errorf("DecodeStream(%q) = %v, want %v", in, err, want)
+		}
+	}
+}
+
 func TestSIPMessageLen(t *testing.T) {
 	t.Parallel()
 	msg := crlf("INVITE sip:b@h SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nCall-ID: c\nContent-Length: 5\n\nhello")

@@ -120,13 +120,19 @@ type tcpFlow struct {
 	oooSince int64
 }
 
-// sipSink receives the messages a stream frames.
-type sipSink interface{ emitSIP(msg []byte) }
+// sipSink receives the messages a stream frames: emitSIP a message framed
+// already (WebSocket), streamSIP the bytes of a SIP stream from a message
+// boundary on, to be framed and decoded in one pass (SIP.DecodeStream); it
+// returns the length of the message it handed on, or why there was none.
+type sipSink interface {
+	emitSIP(msg []byte)
+	streamSIP(b []byte) (int, error)
+}
 
 // TCPStreams reassembles SIP over TCP, one stream per direction: a message
 // split across segments, several messages in one segment, retransmitted and
-// out-of-order segments. Framing is by SIPMessageLen (headers plus
-// Content-Length). A hole that is never filled is counted as a gap and the
+// out-of-order segments. Framing is by Content-Length, in the same pass
+// as the decode (SIP.DecodeStream). A hole that is never filled is counted as a gap and the
 // stream resynchronises at the next SIP start line. The flow table is
 // preallocated (open addressing, no growth); buffers grow to their caps once
 // and are reused. Not safe for concurrent use.
@@ -557,11 +563,10 @@ func (t *TCPStreams) frame(b []byte, out sipSink) int {
 			n++
 			continue
 		}
-		l, err := SIPMessageLen(r)
+		l, err := out.streamSIP(r)
 		switch err {
 		case nil:
 			t.stats.Messages++
-			out.emitSIP(r[:l])
 			n += l
 			continue
 		case ErrSIPIncomplete:
