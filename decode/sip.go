@@ -420,14 +420,14 @@ func (s *SIP) known(id sipHdr, v []byte) {
 	case hdrFrom:
 		uri, params := splitNameAddr(v)
 		s.FromUser, s.FromDomain, _ = splitURI(uri)
-		s.FromTag = findParam(params, tagKey)
+		s.FromTag = findParam(params, &tagKey)
 	case hdrTo:
 		uri, params := splitNameAddr(v)
 		s.ToUser, s.ToDomain, _ = splitURI(uri)
-		s.ToTag = findParam(params, tagKey)
+		s.ToTag = findParam(params, &tagKey)
 	case hdrVia:
 		s.Via1 = firstValue(v)
-		s.Via1Branch = findParam(s.Via1, branchKey)
+		s.Via1Branch = findParam(s.Via1, &branchKey)
 	case hdrCSeq:
 		s.CSeq = v
 		if s.cseq(v) != nil {
@@ -962,7 +962,8 @@ func firstValue(v []byte) []byte {
 // for letters, and leaves '=' to be compared as is).
 type paramKey struct {
 	name             string
-	word, mask, fold uint64
+	word, mask, fold uint64 // "name=" folded to lower case, its bytes
+	nword, nmask     uint64 // the name alone
 }
 
 func newParamKey(name string) paramKey {
@@ -976,6 +977,8 @@ func newParamKey(name string) paramKey {
 		k.word |= uint64(c) << (8 * i)
 		k.mask |= 0xff << (8 * i)
 	}
+	k.nmask = k.mask >> 8
+	k.nword = k.word & k.nmask
 	return k
 }
 
@@ -993,7 +996,7 @@ var (
 // else takes the token-by-token path. Like the scanners, the compare may
 // read up to seven bytes past len(p) within cap(p), but only bytes inside p
 // decide.
-func findParam(p []byte, k paramKey) []byte {
+func findParam(p []byte, k *paramKey) []byte {
 	name := k.name
 	for {
 		// The header parameters of From and To usually start right here.
@@ -1004,10 +1007,22 @@ func findParam(p []byte, k paramKey) []byte {
 			}
 		}
 		p = p[i+1:]
-		if v := len(name) + 1; v < len(p) && len(p[:cap(p)]) >= 8 {
-			w := binary.LittleEndian.Uint64(p[:cap(p)])
-			if (w|k.fold)&k.mask == k.word && p[v] != '"' && !isLWS(p[v]) {
+		if c := p[:cap(p)]; len(c) >= 8 {
+			raw := binary.LittleEndian.Uint64(c)
+			w := raw | k.fold
+			if v := len(name) + 1; v < len(p) && w&k.mask == k.word && p[v] != '"' && !isLWS(p[v]) {
 				return p[v:scanParamEnd(p, v)]
+			}
+			// A name that starts here and differs within its first
+			// len(name) bytes is another parameter (received=, rport,
+			// transport=...): on to the next ';' without the token walk.
+			// Bytes past len(p) cannot make a mismatch of a name that is
+			// not there out of one that is.
+			// (byte(raw) is p[0]: a second read of that byte would keep the
+			// compiler from loading the word in one instruction.)
+			if len(p) > 0 && tokenTable[byte(raw)] && w&k.nmask != k.nword {
+				p = p[1:]
+				continue
 			}
 		}
 		j := 0

@@ -984,6 +984,8 @@ func TestFindParamFastPath(t *testing.T) {
 		";branch=z9hG4bK1;rport", ";BRANCH=z9hG4bK1", ";branc=1;branch=2", ";branch=\"q\"",
 		";branchx=1", ";branch", ";branch= x", "", ";", ";;tag=1", ";tag=abcdefghijklmnopqrstuvwxyz0123456789",
 		"x;tag=1", ";lr;tag=1", ";tag=1;tag=2", ";Tag=\x80\xff", ";tag=;x",
+		";received=1.2.3.4;rport=5060;branch=z9", ";Transport=udp;TAG=1", ";t=1;tag=2", ";TAGX=1;tag=2",
+		";ta;tag=3", ";br=1;bRanch=2", ";-x=1;tag=4", ";~;tag=5", ";brancH;branch=6",
 	}
 	for _, key := range []paramKey{tagKey, branchKey} {
 		slow := paramKey{name: key.name, word: 1} // (w|0)&0 is never 1
@@ -992,7 +994,7 @@ func TestFindParamFastPath(t *testing.T) {
 				for _, after := range []string{"", "tag=zz", "branch=zz", "=", "\"", " "} {
 					buf := []byte(l[:cut] + after)
 					p := buf[:cut]
-					got, want := findParam(p, key), findParam(p, slow)
+					got, want := findParam(p, &key), findParam(p, &slow)
 					if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
 						t.Errorf("findParam(%q (then %q), %q) = %q, token path gives %q", p, after, key.name, got, want)
 					}
