@@ -513,6 +513,21 @@ func (s *SIP) cseq(v []byte) error {
 		j++
 	}
 	k := j
+	// A method of at most eight capitals, as agents write it, is a token
+	// by one word test rather than a table lookup per byte: every byte
+	// below 0x80 (so that no carry crosses into the next), at least 'A'
+	// (+0x3f sets its top bit) and at most 'Z' (+0x25 does not). Bytes
+	// past the method only carry upwards, away from it.
+	if m := len(v) - j; m > 0 && m <= 8 && cap(v)-j >= 8 {
+		w := binary.LittleEndian.Uint64(v[j:cap(v)])
+		hi := uint64(swarHigh)
+		if m < 8 {
+			hi &= lowBytes[m]
+		}
+		if w&hi == 0 && (w+swarOnes*0x3f)&hi == hi && (w+swarOnes*0x25)&hi == 0 {
+			k = len(v)
+		}
+	}
 	for k < len(v) && tokenTable[v[k]] {
 		k++
 	}

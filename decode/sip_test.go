@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1045,6 +1046,47 @@ func TestSplitHostPortPorts(t *testing.T) {
 		host, port := splitHostPort([]byte(in))
 		if port != want || !strings.HasPrefix(in, string(host)) || strings.ContainsAny(string(host), ":;") && host[0] != '[' {
 			t.Errorf("splitHostPort(%q) = %q, %d; want port %d", in, host, port, want)
+		}
+	}
+}
+
+// TestCSeqMethodWord checks the one-word test for a capitals-only method
+// against the byte loop, for methods of every length up to nine bytes built
+// from letters of both cases, the bytes around 'A' and 'Z', token
+// punctuation, a space and bytes above 0x7f, with other bytes after the
+// method within the capacity.
+func TestCSeqMethodWord(t *testing.T) {
+	alphabet := []byte("AZMazm@[`{09-!~ \x80\xc1\xff")
+	r := rand.New(rand.NewPCG(13, 14))
+	for round := 0; round < 200000; round++ {
+		n := 1 + r.IntN(9)
+		method := make([]byte, n)
+		for i := range method {
+			method[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		if r.IntN(2) == 0 { // mostly capitals, so the word test passes often
+			for i := range method {
+				method[i] = 'A' + byte(r.IntN(26))
+			}
+			if r.IntN(3) == 0 {
+				method[r.IntN(n)] = alphabet[r.IntN(len(alphabet))]
+			}
+		}
+		after := make([]byte, r.IntN(10))
+		for i := range after {
+			after[i] = byte(r.Uint32())
+		}
+		buf := append(append([]byte("7 "), method...), after...)
+		v := buf[:2+n]
+		m := bytes.TrimLeft(method, " \t") // white space after the number is skipped
+		want := len(m) > 0
+		for _, c := range m {
+			want = want && tokenTable[c]
+		}
+		var s SIP
+		err := s.cseq(v)
+		if got := err == nil; got != want || (got && (s.CSeqNum != 7 || string(s.CSeqMethod) != string(m))) {
+			t.Fatalf("cseq(%q, then %q) = %v, %d %q; want ok %v", v, after, err, s.CSeqNum, s.CSeqMethod, want)
 		}
 	}
 }
