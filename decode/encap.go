@@ -54,13 +54,22 @@ const MaxEncap = 16
 type Encap struct {
 	layers [MaxEncap]Layer
 	n      uint8
+	// set has bit l for every Layer l < 32 in layers[:n], kept by Push so
+	// that Has and the per-layer counts of every message need no loop.
+	set uint32
 }
+
+// Every Layer with a Stats.ByLayer slot has a bit in Encap.set.
+var _ = [1]struct{}{}[maxFrameLayers-32]
 
 // Push appends l to the path; layers past MaxEncap are dropped.
 func (e *Encap) Push(l Layer) {
 	if int(e.n) < MaxEncap {
 		e.layers[e.n] = l
 		e.n++
+		if l < 32 {
+			e.set |= 1 << (l % 32)
+		}
 	}
 }
 
@@ -71,10 +80,13 @@ func (e *Encap) Len() int { return int(e.n) }
 func (e *Encap) At(i int) Layer { return e.layers[i] }
 
 // Reset empties the path.
-func (e *Encap) Reset() { e.n = 0 }
+func (e *Encap) Reset() { e.n, e.set = 0, 0 }
 
 // Has reports whether l appears in the path.
 func (e *Encap) Has(l Layer) bool {
+	if l < 32 {
+		return e.set&(1<<(l%32)) != 0
+	}
 	for i := 0; i < int(e.n); i++ {
 		if e.layers[i] == l {
 			return true

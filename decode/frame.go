@@ -799,17 +799,10 @@ func (p *Path) handOn(err error) {
 		p.stats.SIPErrors[sipErrorIndex(err)]++
 	}
 	p.stats.SIPMessages++
-	// The set of layers first, then one count per layer in it: a layer that
-	// repeats (eth/ip4/gre/eth/ip4) counts once, and building the set costs a
-	// bit-set per layer where a per-layer switch cost several branches. A
-	// Layer past maxFrameLayers has no slot in ByLayer and is skipped.
-	e := &p.meta.Encap
-	var seen uint32
-	for _, l := range e.layers[:e.n] {
-		if l < maxFrameLayers {
-			seen |= 1 << (l % maxFrameLayers)
-		}
-	}
+	// One count per layer in the path's set (Encap.Push keeps it): a layer
+	// that repeats (eth/ip4/gre/eth/ip4) counts once. A Layer past
+	// maxFrameLayers has no slot in ByLayer and no bit in the set.
+	seen := p.meta.Encap.set
 	for m := seen; m != 0; m &= m - 1 {
 		p.stats.ByLayer[bits.TrailingZeros32(m)%maxFrameLayers]++
 	}
