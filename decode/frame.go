@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"net/netip"
@@ -157,6 +158,9 @@ type Path struct {
 	ports  [65536]uint8
 	depth  int // tunnels entered in the current frame
 	maxDep int
+	// layersOnly turns plainUDP4 off, for the tests that compare it with
+	// the layer by layer path.
+	layersOnly bool
 
 	meta Meta
 	sip  SIP
@@ -263,6 +267,10 @@ func (p *Path) Decode(frame []byte, link LinkType, tsMicros int64, vlanTCI uint1
 	p.now = tsMicros
 	p.depth = 0
 	p.meta = Meta{TS: tsMicros}
+	if link == LinkEthernet && vlanTCI == 0 && !p.layersOnly && p.plainUDP4(frame) {
+		p.h = nil
+		return nil
+	}
 	err := p.link(frame, link, vlanTCI)
 	p.h = nil
 	if err != nil {
@@ -385,6 +393,46 @@ func (p *Path) link(b []byte, link LinkType, tci uint16) error {
 		return p.etherType(et, b[4:])
 	}
 	return frameErr(LayerNone, KindUnsupported)
+}
+
+// plainUDP4 takes the commonest frame, Ethernet then IPv4 without options
+// or fragmentation then UDP to a port that is neither a tunnel's nor HEP's,
+// through its layers in one function, with the effects the layer by layer
+// path has on it (Encap, Meta, counts, the datagram handed on); a frame
+// with a VLAN tag, a tunnel, a fragment, options or any length out of the
+// ordinary gets false, with nothing changed, and takes that path instead.
+// Half the frames of a mirror port are plain; on them the layer structs
+// and the calls between them were a tenth of the time per message.
+func (p *Path) plainUDP4(b []byte) bool {
+	if len(b) < 14+20+8 || b[12] != 0x08 || b[13] != 0x00 || b[14] != 0x45 || b[23] != 17 {
+		return false
+	}
+	ip := b[14:]
+	tl := int(binary.BigEndian.Uint16(ip[2:4]))
+	if tl < 20+8 || tl > len(ip) || binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+		return false // a TSO length of 0, truncated, or a fragment
+	}
+	u := ip[20:tl]
+	sport, dport := binary.BigEndian.Uint16(u[0:2]), binary.BigEndian.Uint16(u[2:4])
+	n := int(binary.BigEndian.Uint16(u[4:6]))
+	if n < 8 || n > len(u) {
+		return false
+	}
+	payload := u[8:n]
+	dc, sc := p.ports[dport], p.ports[sport]
+	if dc&(portVXLAN|portGENEVE|portHEP) != 0 || looksLikeHEP3(payload) {
+		return false
+	}
+	e := &p.meta.Encap
+	e.Push(LayerEthernet)
+	e.Push(LayerIPv4)
+	e.Push(LayerUDP)
+	p.meta.Family, p.meta.Proto = 2, 17
+	p.meta.Src = netip.AddrFrom4([4]byte(ip[12:16]))
+	p.meta.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
+	p.meta.SrcPort, p.meta.DstPort = sport, dport
+	p.datagram(payload, (dc|sc)&portSIP != 0)
+	return true
 }
 
 func (p *Path) strippedVLAN(tci uint16) {

@@ -2,8 +2,10 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -38,6 +40,7 @@ type sliceCheck struct {
 	p     *Path
 	frame []byte
 	msgs  [][]byte
+	metas []Meta
 }
 
 func (c *sliceCheck) SIP(m *Meta, s *SIP, err error) {
@@ -53,6 +56,83 @@ func (c *sliceCheck) SIP(m *Meta, s *SIP, err error) {
 		c.t.Fatal("empty encapsulation path")
 	}
 	c.msgs = append(c.msgs, append([]byte(nil), s.Msg...))
+	mc := *m
+	mc.Node, mc.CorrelationID = bytes.Clone(m.Node), bytes.Clone(m.CorrelationID)
+	c.metas = append(c.metas, mc)
+}
+
+// fastPathRun decodes frame on a fresh Path, with or without plainUDP4, and
+// returns what the handler saw, the error and the counts.
+func fastPathRun(t *testing.T, frame []byte, lt LinkType, layersOnly bool) ([][]byte, []Meta, error, Stats) {
+	p, err := NewPath(fuzzPathConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.layersOnly = layersOnly
+	c := &sliceCheck{t: t, p: p, frame: frame}
+	err = p.Decode(frame, lt, 1, 0, c)
+	return c.msgs, c.metas, err, p.Stats()
+}
+
+// checkFastPath fails t when plainUDP4 and the layers give frame different
+// messages, metadata, errors or counts.
+func checkFastPath(t *testing.T, frame []byte, lt LinkType) {
+	t.Helper()
+	m1, d1, e1, s1 := fastPathRun(t, frame, lt, false)
+	m2, d2, e2, s2 := fastPathRun(t, frame, lt, true)
+	if e1 != e2 || !reflect.DeepEqual(m1, m2) || !reflect.DeepEqual(d1, d2) || s1 != s2 {
+		t.Fatalf("fast path and layers differ on % x:\nerror %v / %v, messages %d / %d\nmetas %+v\n  /   %+v\nstats %+v\n  /   %+v",
+			frame[:min(len(frame), 64)], e1, e2, len(m1), len(m2), d1, d2, s1, s2)
+	}
+}
+
+// TestPlainUDP4 changes every byte of a plain Ethernet/IPv4/UDP SIP frame's
+// headers, and the start of its payload, to values that matter to the fast
+// path's tests (lengths, flags, ports, version, the HEP magic) and checks
+// that the fast path and the layers agree on each.
+func TestPlainUDP4(t *testing.T) {
+	msg := loadFixture(t, "invite.sip")
+	base := encapCases(t, msg)[0].frame // eth/ip4/udp
+	if p, err := NewPath(nil); err != nil || !p.plainUDP4(base) {
+		t.Fatalf("the plain frame does not take the fast path (%v)", err)
+	}
+	checkFastPath(t, base, LinkEthernet)
+	vals := []byte{0x00, 0x01, 0x06, 0x08, 0x11, 0x12, 0x13, 0x1c, 0x1d, 0x20, 0x3f, 0x40, 0x44, 0x45, 0x46,
+		0x55, 0x7f, 0x80, 0xff, 'H', 'E', 'P', '3'}
+	for off := 0; off < 14+20+8+4; off++ {
+		for _, v := range vals {
+			f := bytes.Clone(base)
+			f[off] = v
+			checkFastPath(t, f, LinkEthernet)
+			f[off] = f[off] ^ base[off] ^ (base[off] + 1)
+			checkFastPath(t, f, LinkEthernet)
+		}
+	}
+	// Whole-field values: IPv4 total length and UDP length around the
+	// frame's, the ports of the tunnels and HEP, a cut frame.
+	ipLen := int(binary.BigEndian.Uint16(base[16:18]))
+	for _, d := range []int{-ipLen, -ipLen + 27, -ipLen + 28, -1, 0, 1, 100} {
+		f := bytes.Clone(base)
+		binary.BigEndian.PutUint16(f[16:18], uint16(ipLen+d))
+		checkFastPath(t, f, LinkEthernet)
+		g := bytes.Clone(base)
+		binary.BigEndian.PutUint16(g[38:40], uint16(ipLen-20+d))
+		checkFastPath(t, g, LinkEthernet)
+	}
+	for _, port := range []uint16{4789, 6081, 9060, 9063, 5060, 5061, 0, 65535} {
+		f := bytes.Clone(base)
+		binary.BigEndian.PutUint16(f[36:38], port)
+		checkFastPath(t, f, LinkEthernet)
+		g := bytes.Clone(base)
+		binary.BigEndian.PutUint16(g[34:36], port)
+		checkFastPath(t, g, LinkEthernet)
+	}
+	for n := 0; n <= 60; n++ {
+		checkFastPath(t, base[:n], LinkEthernet)
+	}
+	checkFastPath(t, base, LinkSLL)
+	padded := append(bytes.Clone(base), make([]byte, 30)...) // Ethernet padding after the datagram
+	checkFastPath(t, padded, LinkEthernet)
 }
 
 // fuzzPathConfig keeps per-input setup cheap.
@@ -94,6 +174,8 @@ func FuzzPath(f *testing.F) {
 				t.Fatal("not deterministic: messages differ")
 			}
 		}
+		// The plain UDP fast path (plainUDP4) does what the layers do.
+		checkFastPath(t, frame, lt)
 	})
 }
 
