@@ -271,7 +271,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 			}
 		}
 		if k > 0 && data[pos+k] == ':' {
-			e := &sipNameEntries[sipNameIndex[sipNameHash(k0, k1, k2)]]
+			e := &sipNameEntries[sipNameHash(k0, k1, k2)]
 			if e.k0 == k0 && e.k1 == k1 && e.k2 == k2 {
 				id, colon = e.id, pos+k
 			} else if isTokenBytes(data[pos : pos+k]) {
@@ -570,7 +570,7 @@ func sipNameStop(w uint64) uint64 {
 	return ((x-swarOnes)&^x | (w-swarOnes*0x20)&^w) & swarHigh
 }
 
-// sipNameHash hashes the keys of a header name into sipNameIndex.
+// sipNameHash hashes the keys of a header name into sipNameEntries.
 func sipNameHash(k0, k1, k2 uint64) uint {
 	return uint(((k0 ^ k1*3 ^ k2*5) * sipNameHashMul) >> (64 - sipNameHashBits))
 }
@@ -594,7 +594,7 @@ func lookupSIPHeader(name []byte) sipHdr {
 	if n := len(name); n%8 != 0 {
 		k[n/8] &= 1<<(8*(n%8)) - 1
 	}
-	e := &sipNameEntries[sipNameIndex[sipNameHash(k[0], k[1], k[2])]]
+	e := &sipNameEntries[sipNameHash(k[0], k[1], k[2])]
 	if e.k0 == k[0] && e.k1 == k[1] && e.k2 == k[2] {
 		return e.id
 	}

@@ -139,11 +139,11 @@ var sipHeaderNames = [numSIPHdr]string{
 }
 
 // sipNameHashMul is the multiplier of sipNameHash, chosen by the generator
-// so that no two known names share a slot of sipNameIndex.
-const sipNameHashMul = 0x10094540f1a8c71
+// so that no two known names share a slot of sipNameEntries.
+const sipNameHashMul = 0x43a45aec930cd2f5
 
 // sipNameHashBits is the width of sipNameHash.
-const sipNameHashBits = 10
+const sipNameHashBits = 8
 
 // sipNameEntry is one known name (or compact form) as its three keys.
 type sipNameEntry struct {
@@ -151,177 +151,90 @@ type sipNameEntry struct {
 	id         sipHdr
 }
 
-// sipNameEntries lists the known names; entry 0 matches nothing, nor do the
-// entries past the last name. It has 256 entries so that indexing it with a
-// byte of sipNameIndex needs no bounds check in DecodeFrom's header loop.
-var sipNameEntries = [256]sipNameEntry{
-	{},
-	{0x64692d6c6c6163, 0x0, 0x0, hdrCallID},
-	{0x69, 0x0, 0x0, hdrCallID},
-	{0x6d6f7266, 0x0, 0x0, hdrFrom},
-	{0x66, 0x0, 0x0, hdrFrom},
-	{0x6f74, 0x0, 0x0, hdrTo},
-	{0x74, 0x0, 0x0, hdrTo},
-	{0x616976, 0x0, 0x0, hdrVia},
-	{0x76, 0x0, 0x0, hdrVia},
-	{0x71657363, 0x0, 0x0, hdrCSeq},
-	{0x746361746e6f63, 0x0, 0x0, hdrContact},
-	{0x6d, 0x0, 0x0, hdrContact},
-	{0x2d746e65746e6f63, 0x6874676e656c, 0x0, hdrContentLength},
-	{0x6c, 0x0, 0x0, hdrContentLength},
-	{0x2d746e65746e6f63, 0x65707974, 0x0, hdrContentType},
-	{0x63, 0x0, 0x0, hdrContentType},
-	{0x2d746e65746e6f63, 0x676e69646f636e65, 0x0, hdrContentEncoding},
-	{0x65, 0x0, 0x0, hdrContentEncoding},
-	{0x746e657665, 0x0, 0x0, hdrEvent},
-	{0x6f, 0x0, 0x0, hdrEvent},
-	{0x797469746e656469, 0x0, 0x0, hdrIdentity},
-	{0x79, 0x0, 0x0, hdrIdentity},
-	{0x797469746e656469, 0x6f666e692d, 0x0, hdrIdentityInfo},
-	{0x6e, 0x0, 0x0, hdrIdentityInfo},
-	{0x6f742d7265666572, 0x0, 0x0, hdrReferTo},
-	{0x72, 0x0, 0x0, hdrReferTo},
-	{0x6465727265666572, 0x79622d, 0x0, hdrReferredBy},
-	{0x62, 0x0, 0x0, hdrReferredBy},
-	{0x632d7463656a6572, 0x746361746e6f, 0x0, hdrRejectContact},
-	{0x6a, 0x0, 0x0, hdrRejectContact},
-	{0x2d74736575716572, 0x7469736f70736964, 0x6e6f69, hdrRequestDisposition},
-	{0x64, 0x0, 0x0, hdrRequestDisposition},
-	{0x2d6e6f6973736573, 0x73657269707865, 0x0, hdrSessionExpires},
-	{0x78, 0x0, 0x0, hdrSessionExpires},
-	{0x7463656a627573, 0x0, 0x0, hdrSubject},
-	{0x73, 0x0, 0x0, hdrSubject},
-	{0x6574726f70707573, 0x64, 0x0, hdrSupported},
-	{0x6b, 0x0, 0x0, hdrSupported},
-	{0x632d747065636361, 0x746361746e6f, 0x0, hdrAcceptContact},
-	{0x61, 0x0, 0x0, hdrAcceptContact},
-	{0x76652d776f6c6c61, 0x73746e65, 0x0, hdrAllowEvents},
-	{0x75, 0x0, 0x0, hdrAllowEvents},
-	{0x6567612d72657375, 0x746e, 0x0, hdrUserAgent},
-	{0x726576726573, 0x0, 0x0, hdrServer},
-	{0x7a69726f68747561, 0x6e6f697461, 0x0, hdrAuthorization},
-	{0x75612d79786f7270, 0x74617a69726f6874, 0x6e6f69, hdrProxyAuthorization},
-	{0x7472657373612d70, 0x746e6564692d6465, 0x797469, hdrPAssertedIdentity},
-	{0x7265666572702d70, 0x6e6564692d646572, 0x79746974, hdrPPreferredIdentity},
-	{0x702d65746f6d6572, 0x64692d79747261, 0x0, hdrRemotePartyID},
-	{0x6f69737265766964, 0x6e, 0x0, hdrDiversion},
-	{0x6e6f73616572, 0x0, 0x0, hdrReason},
-	{0x70696f2d78, 0x0, 0x0, hdrXOIP},
-	{0x74732d7074722d78, 0x6464612d7461, 0x0, hdrXRTPStatAdd},
-	{0x74732d7074722d78, 0x3833742d7461, 0x0, hdrXRTPStatT38},
-	{0x74732d7074722d78, 0x7461, 0x0, hdrXRTPStat},
-	{0x74732d7074722d70, 0x7461, 0x0, hdrPRTPStat},
-	{0x7074722d676e2d78, 0x73746174732d, 0x0, hdrXNGRTPStats},
-	{0x747378722d707472, 0x7461, 0x0, hdrRTPRxStat},
-	{0x776f6c6c61, 0x0, 0x0, hdrAllow},
-	{0x73657269707865, 0x0, 0x0, hdrExpires},
-	{0x77726f662d78616d, 0x73647261, 0x0, hdrMaxForwards},
-	{0x65732d6e696d, 0x0, 0x0, hdrMinSE},
-	{0x722d64726f636572, 0x6574756f, 0x0, hdrRecordRoute},
-	{0x6574756f72, 0x0, 0x0, hdrRoute},
-	{0x747065636361, 0x0, 0x0, hdrAccept},
-	{0x65726975716572, 0x0, 0x0, hdrRequire},
-	{0x2d746e65746e6f63, 0x7469736f70736964, 0x6e6f69, hdrContentDisposition},
-	{0x79636176697270, 0x0, 0x0, hdrPrivacy},
-	{0x65746164, 0x0, 0x0, hdrDate},
-	{0x617a696e6167726f, 0x6e6f6974, 0x0, hdrOrganization},
-	{0x687475612d777777, 0x6574616369746e65, 0x0, hdrWWWAuthenticate},
-	{0x75612d79786f7270, 0x616369746e656874, 0x6574, hdrProxyAuthenticate},
-	{0x676e696e726177, 0x0, 0x0, hdrWarning},
-	{0x726f707075736e75, 0x646574, 0x0, hdrUnsupported},
-	{0x65722d79786f7270, 0x6572697571, 0x0, hdrProxyRequire},
-	{0x71657372, 0x0, 0x0, hdrRSeq},
-	{0x6b636172, 0x0, 0x0, hdrRAck},
-	{0x6967726168632d70, 0x6f746365762d676e, 0x72, hdrPChargingVector},
-	{0x7373656363612d70, 0x6b726f7774656e2d, 0x6f666e692d, hdrPAccessNetworkInfo},
-	{0x666e692d6c6c6163, 0x6f, 0x0, hdrCallInfo},
-	{0x6e692d7472656c61, 0x6f66, 0x0, hdrAlertInfo},
-	{0x6c2d747065636361, 0x65676175676e61, 0x0, hdrAcceptLanguage},
-	{0x7265762d656d696d, 0x6e6f6973, 0x0, hdrMIMEVersion},
-}
-
-// sipNameIndex maps sipNameHash of a name's keys to its entry (0: none).
-var sipNameIndex = [1 << sipNameHashBits]uint8{
-	49:   44, // Authorization
-	50:   1,  // CallID
-	56:   16, // ContentEncoding
-	58:   20, // Identity
-	65:   81, // AcceptLanguage
-	92:   10, // Contact
-	108:  69, // Organization
-	124:  57, // RTPRxStat
-	149:  18, // Event
-	165:  76, // RAck
-	169:  34, // Subject
-	194:  56, // XNGRTPStats
-	205:  49, // Diversion
-	249:  47, // PPreferredIdentity
-	264:  43, // Server
-	265:  52, // XRTPStatAdd
-	278:  9,  // CSeq
-	317:  40, // AllowEvents
-	334:  59, // Expires
-	338:  75, // RSeq
-	349:  82, // MIMEVersion
-	357:  79, // CallInfo
-	373:  73, // Unsupported
-	388:  39, // AcceptContact
-	392:  27, // ReferredBy
-	396:  15, // ContentType
-	400:  31, // RequestDisposition
-	404:  17, // ContentEncoding
-	408:  4,  // From
-	417:  60, // MaxForwards
-	420:  2,  // CallID
-	424:  29, // RejectContact
-	428:  37, // Supported
-	432:  13, // ContentLength
-	436:  11, // Contact
-	440:  23, // IdentityInfo
-	444:  61, // MinSE
-	445:  19, // Event
-	449:  66, // ContentDisposition
-	450:  77, // PChargingVector
-	454:  80, // AlertInfo
-	457:  25, // ReferTo
-	461:  35, // Subject
-	465:  6,  // To
-	469:  41, // AllowEvents
-	473:  8,  // Via
-	481:  33, // SessionExpires
-	485:  21, // Identity
-	497:  32, // SessionExpires
-	498:  53, // XRTPStatT38
-	538:  42, // UserAgent
-	541:  30, // RequestDisposition
-	549:  63, // Route
-	550:  62, // RecordRoute
-	572:  70, // WWWAuthenticate
-	605:  22, // IdentityInfo
-	609:  50, // Reason
-	666:  67, // Privacy
-	684:  58, // Allow
-	710:  74, // ProxyRequire
-	722:  5,  // To
-	739:  48, // RemotePartyID
-	780:  3,  // From
-	785:  64, // Accept
-	794:  45, // ProxyAuthorization
-	801:  78, // PAccessNetworkInfo
-	821:  71, // ProxyAuthenticate
-	858:  26, // ReferredBy
-	873:  12, // ContentLength
-	886:  55, // PRTPStat
-	913:  14, // ContentType
-	916:  36, // Supported
-	919:  54, // XRTPStat
-	923:  7,  // Via
-	950:  38, // AcceptContact
-	980:  28, // RejectContact
-	981:  46, // PAssertedIdentity
-	987:  24, // ReferTo
-	988:  72, // Warning
-	994:  51, // XOIP
-	1009: 68, // Date
-	1015: 65, // Require
+// sipNameEntries holds each known name in the slot sipNameHash gives it, so
+// that a lookup is one load after the hash; an empty slot matches nothing,
+// as no name's first key is 0.
+var sipNameEntries = [1 << sipNameHashBits]sipNameEntry{
+	2:   {0x6a, 0x0, 0x0, hdrRejectContact},
+	10:  {0x616976, 0x0, 0x0, hdrVia},
+	16:  {0x6e, 0x0, 0x0, hdrIdentityInfo},
+	17:  {0x75612d79786f7270, 0x74617a69726f6874, 0x6e6f69, hdrProxyAuthorization},
+	19:  {0x797469746e656469, 0x6f666e692d, 0x0, hdrIdentityInfo},
+	22:  {0x6f742d7265666572, 0x0, 0x0, hdrReferTo},
+	24:  {0x7472657373612d70, 0x746e6564692d6465, 0x797469, hdrPAssertedIdentity},
+	28:  {0x64692d6c6c6163, 0x0, 0x0, hdrCallID},
+	31:  {0x72, 0x0, 0x0, hdrReferTo},
+	36:  {0x2d746e65746e6f63, 0x7469736f70736964, 0x6e6f69, hdrContentDisposition},
+	38:  {0x632d747065636361, 0x746361746e6f, 0x0, hdrAcceptContact},
+	39:  {0x6574756f72, 0x0, 0x0, hdrRoute},
+	40:  {0x63, 0x0, 0x0, hdrContentType},
+	42:  {0x2d746e65746e6f63, 0x676e69646f636e65, 0x0, hdrContentEncoding},
+	43:  {0x6f69737265766964, 0x6e, 0x0, hdrDiversion},
+	45:  {0x76, 0x0, 0x0, hdrVia},
+	57:  {0x76652d776f6c6c61, 0x73746e65, 0x0, hdrAllowEvents},
+	59:  {0x65746164, 0x0, 0x0, hdrDate},
+	63:  {0x74732d7074722d70, 0x7461, 0x0, hdrPRTPStat},
+	64:  {0x71657372, 0x0, 0x0, hdrRSeq},
+	66:  {0x776f6c6c61, 0x0, 0x0, hdrAllow},
+	69:  {0x6b, 0x0, 0x0, hdrSupported},
+	72:  {0x726f707075736e75, 0x646574, 0x0, hdrUnsupported},
+	73:  {0x71657363, 0x0, 0x0, hdrCSeq},
+	74:  {0x6567612d72657375, 0x746e, 0x0, hdrUserAgent},
+	75:  {0x6d6f7266, 0x0, 0x0, hdrFrom},
+	79:  {0x6e692d7472656c61, 0x6f66, 0x0, hdrAlertInfo},
+	80:  {0x617a696e6167726f, 0x6e6f6974, 0x0, hdrOrganization},
+	82:  {0x666e692d6c6c6163, 0x6f, 0x0, hdrCallInfo},
+	84:  {0x6f, 0x0, 0x0, hdrEvent},
+	92:  {0x74732d7074722d78, 0x7461, 0x0, hdrXRTPStat},
+	98:  {0x73, 0x0, 0x0, hdrSubject},
+	99:  {0x70696f2d78, 0x0, 0x0, hdrXOIP},
+	101: {0x2d746e65746e6f63, 0x65707974, 0x0, hdrContentType},
+	108: {0x64, 0x0, 0x0, hdrRequestDisposition},
+	109: {0x2d6e6f6973736573, 0x73657269707865, 0x0, hdrSessionExpires},
+	111: {0x2d746e65746e6f63, 0x6874676e656c, 0x0, hdrContentLength},
+	112: {0x6b636172, 0x0, 0x0, hdrRAck},
+	116: {0x65722d79786f7270, 0x6572697571, 0x0, hdrProxyRequire},
+	121: {0x65726975716572, 0x0, 0x0, hdrRequire},
+	125: {0x726576726573, 0x0, 0x0, hdrServer},
+	130: {0x79636176697270, 0x0, 0x0, hdrPrivacy},
+	132: {0x74732d7074722d78, 0x6464612d7461, 0x0, hdrXRTPStatAdd},
+	136: {0x7a69726f68747561, 0x6e6f697461, 0x0, hdrAuthorization},
+	137: {0x6c, 0x0, 0x0, hdrContentLength},
+	139: {0x687475612d777777, 0x6574616369746e65, 0x0, hdrWWWAuthenticate},
+	143: {0x676e696e726177, 0x0, 0x0, hdrWarning},
+	144: {0x74732d7074722d78, 0x3833742d7461, 0x0, hdrXRTPStatT38},
+	147: {0x6574726f70707573, 0x64, 0x0, hdrSupported},
+	154: {0x746e657665, 0x0, 0x0, hdrEvent},
+	161: {0x61, 0x0, 0x0, hdrAcceptContact},
+	166: {0x74, 0x0, 0x0, hdrTo},
+	175: {0x65, 0x0, 0x0, hdrContentEncoding},
+	179: {0x6c2d747065636361, 0x65676175676e61, 0x0, hdrAcceptLanguage},
+	181: {0x78, 0x0, 0x0, hdrSessionExpires},
+	183: {0x7265666572702d70, 0x6e6564692d646572, 0x79746974, hdrPPreferredIdentity},
+	184: {0x747378722d707472, 0x7461, 0x0, hdrRTPRxStat},
+	186: {0x7373656363612d70, 0x6b726f7774656e2d, 0x6f666e692d, hdrPAccessNetworkInfo},
+	190: {0x69, 0x0, 0x0, hdrCallID},
+	192: {0x797469746e656469, 0x0, 0x0, hdrIdentity},
+	196: {0x7265762d656d696d, 0x6e6f6973, 0x0, hdrMIMEVersion},
+	197: {0x632d7463656a6572, 0x746361746e6f, 0x0, hdrRejectContact},
+	204: {0x6d, 0x0, 0x0, hdrContact},
+	207: {0x6967726168632d70, 0x6f746365762d676e, 0x72, hdrPChargingVector},
+	210: {0x7074722d676e2d78, 0x73746174732d, 0x0, hdrXNGRTPStats},
+	212: {0x7463656a627573, 0x0, 0x0, hdrSubject},
+	213: {0x747065636361, 0x0, 0x0, hdrAccept},
+	215: {0x6465727265666572, 0x79622d, 0x0, hdrReferredBy},
+	216: {0x75612d79786f7270, 0x616369746e656874, 0x6574, hdrProxyAuthenticate},
+	217: {0x73657269707865, 0x0, 0x0, hdrExpires},
+	219: {0x2d74736575716572, 0x7469736f70736964, 0x6e6f69, hdrRequestDisposition},
+	228: {0x62, 0x0, 0x0, hdrReferredBy},
+	233: {0x6f74, 0x0, 0x0, hdrTo},
+	234: {0x75, 0x0, 0x0, hdrAllowEvents},
+	235: {0x722d64726f636572, 0x6574756f, 0x0, hdrRecordRoute},
+	237: {0x702d65746f6d6572, 0x64692d79747261, 0x0, hdrRemotePartyID},
+	243: {0x66, 0x0, 0x0, hdrFrom},
+	244: {0x746361746e6f63, 0x0, 0x0, hdrContact},
+	245: {0x6e6f73616572, 0x0, 0x0, hdrReason},
+	248: {0x79, 0x0, 0x0, hdrIdentity},
+	251: {0x65732d6e696d, 0x0, 0x0, hdrMinSE},
+	253: {0x77726f662d78616d, 0x73647261, 0x0, hdrMaxForwards},
 }

@@ -123,8 +123,8 @@ func writeHeaders() {
 	// 0x20 folds upper to lower case and maps no other byte onto a byte of a
 	// known name (letters, digits, '-'): only bytes below 0x20 could, and the
 	// decoder never looks up a name holding one. A multiplicative hash of the
-	// keys indexes sipNameIndex; the generator picks the multiplier so that
-	// no two names share a slot, and the lookup compares all three keys.
+	// keys indexes sipNameEntries; the generator picks the multiplier so
+	// that no two names share a slot, and the lookup compares all three keys.
 	type entry struct {
 		id string
 		k  [3]uint64
@@ -136,24 +136,21 @@ func writeHeaders() {
 			entries = append(entries, entry{h.id, nameKeys(string(h.compact))})
 		}
 	}
-	if len(entries) > 255 {
-		log.Fatalf("%d header names: sipNameIndex holds uint8", len(entries))
-	}
 	mul := uint64(0x9E3779B97F4A7C15)
-	var index [1 << nameHashBits]uint8
+	var slot [1 << nameHashBits]int // entries index + 1; 0: empty
 	for try := 0; ; try++ {
-		if try == 1000000 {
+		if try == 10000000 {
 			log.Fatal("no collision-free multiplier found; widen nameHashBits")
 		}
-		index = [1 << nameHashBits]uint8{}
+		slot = [1 << nameHashBits]int{}
 		ok := true
 		for i, e := range entries[1:] {
 			h := nameHash(e.k, mul)
-			if index[h] != 0 {
+			if slot[h] != 0 {
 				ok = false
 				break
 			}
-			index[h] = uint8(i + 1)
+			slot[h] = i + 1
 		}
 		if ok {
 			break
@@ -161,7 +158,7 @@ func writeHeaders() {
 		mul = mul*6364136223846793005 + 1442695040888963407 | 1
 	}
 	fmt.Fprintf(&b, `// sipNameHashMul is the multiplier of sipNameHash, chosen by the generator
-// so that no two known names share a slot of sipNameIndex.
+// so that no two known names share a slot of sipNameEntries.
 const sipNameHashMul = %#x
 
 // sipNameHashBits is the width of sipNameHash.
@@ -173,19 +170,15 @@ type sipNameEntry struct {
 	id         sipHdr
 }
 
-// sipNameEntries lists the known names; entry 0 matches nothing, nor do the
-// entries past the last name. It has 256 entries so that indexing it with a
-// byte of sipNameIndex needs no bounds check in DecodeFrom's header loop.
-var sipNameEntries = [256]sipNameEntry{
-	{},
+// sipNameEntries holds each known name in the slot sipNameHash gives it, so
+// that a lookup is one load after the hash; an empty slot matches nothing,
+// as no name's first key is 0.
+var sipNameEntries = [1 << sipNameHashBits]sipNameEntry{
 `, mul, nameHashBits)
-	for _, e := range entries[1:] {
-		fmt.Fprintf(&b, "\t{%#x, %#x, %#x, hdr%s},\n", e.k[0], e.k[1], e.k[2], e.id)
-	}
-	b.WriteString("}\n\n// sipNameIndex maps sipNameHash of a name's keys to its entry (0: none).\nvar sipNameIndex = [1 << sipNameHashBits]uint8{\n")
-	for h, i := range index {
+	for h, i := range slot {
 		if i != 0 {
-			fmt.Fprintf(&b, "\t%d: %d, // %s\n", h, i, entries[i].id)
+			e := entries[i]
+			fmt.Fprintf(&b, "\t%d: {%#x, %#x, %#x, hdr%s},\n", h, e.k[0], e.k[1], e.k[2], e.id)
 		}
 	}
 	b.WriteString("}\n")
@@ -193,7 +186,7 @@ var sipNameEntries = [256]sipNameEntry{
 }
 
 // nameHashBits is the width of the name hash; 2^bits slots for about 90 names.
-const nameHashBits = 10
+const nameHashBits = 8
 
 // nameKeys returns the three keys of a lower-case name, as lookupSIPHeader
 // computes them.
