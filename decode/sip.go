@@ -251,21 +251,21 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		k := 0
 		if pos+8 <= len(data) {
 			w := binary.LittleEndian.Uint64(data[pos : pos+8])
+			// The key keeps the bytes below the lowest flag (m's lowest bit
+			// is the top bit of the stop byte): (m&-m)>>7 - 1 selects them
+			// without the table load or the count the key would wait for.
 			if m := sipNameStop(w); m != 0 {
-				n := bits.TrailingZeros64(m) >> 3
-				k0, k = (w|nameFold)&lowBytes[n&7], n
+				k0, k = (w|nameFold)&((m&-m)>>7-1), bits.TrailingZeros64(m)>>3
 			} else if pos+16 <= len(data) {
 				k0 = w | nameFold
 				w = binary.LittleEndian.Uint64(data[pos+8 : pos+16])
 				if m := sipNameStop(w); m != 0 {
-					n := bits.TrailingZeros64(m) >> 3
-					k1, k = (w|nameFold)&lowBytes[n&7], 8+n
+					k1, k = (w|nameFold)&((m&-m)>>7-1), 8+bits.TrailingZeros64(m)>>3
 				} else if pos+24 <= len(data) {
 					k1 = w | nameFold
 					w = binary.LittleEndian.Uint64(data[pos+16 : pos+24])
 					if m := sipNameStop(w); m != 0 {
-						n := bits.TrailingZeros64(m) >> 3
-						k2, k = (w|nameFold)&lowBytes[n&7], 16+n
+						k2, k = (w|nameFold)&((m&-m)>>7-1), 16+bits.TrailingZeros64(m)>>3
 					}
 				}
 			}
