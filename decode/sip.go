@@ -110,9 +110,10 @@ func (e *SIPError) Error() string { return e.msg }
 // Kind returns a short stable name such as "not_sip" or "truncated".
 func (e *SIPError) Kind() string { return e.kind }
 
-// Sentinel errors of DecodeFrom, SIPMessageLen and LooksLikeSIP. Each has a
-// distinct Kind. ErrNotSIP means the input is not SIP at all; the others mean
-// SIP that is malformed (or, for ErrSIPIncomplete, not complete yet).
+// Sentinel errors of DecodeFrom, DecodeStream, SIPMessageLen and
+// LooksLikeSIP. Each has a distinct Kind. ErrNotSIP means the input is not
+// SIP at all; the others mean SIP that is malformed (or, for
+// ErrSIPIncomplete, not complete yet).
 var (
 	// ErrNotSIP: the first line is neither a SIP request line nor a SIP
 	// status line (HTTP, binary junk, a keepalive CRLF, an empty input).
