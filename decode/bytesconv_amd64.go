@@ -1,5 +1,7 @@
 package decode
 
+import "golang.org/x/sys/cpu"
+
 // The scanners of the header values, with the SSE2 loops of
 // bytesconv_amd64.s; bytesconv_other.go has the same functions over the
 // eight-byte loops of bytesconv.go. TestSIPScanners checks both.
@@ -41,3 +43,21 @@ func scanClassSSE2(p []byte, n int, cls uint8) int
 
 //go:noescape
 func scanURIMarkSSE2(p []byte, n int) int
+
+// useNameAddrAsm is whether nameAddr uses nameAddrAVX2; tests turn it off
+// to compare with the general parsers.
+var useNameAddrAsm = cpu.X86.HasAVX2 && cpu.X86.HasBMI2
+
+// nameAddrAVX2 fills r with the parts of v = p[:n] (p runs to the end of the
+// caller's capacity) and reports true, or reports false and leaves the
+// value to the general parsers (sipmask.go).
+//
+//go:noescape
+func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool
+
+// viaAVX2 fills r with the parts of the Via value v = p[:n] (p runs to the
+// end of the caller's capacity) and reports true, or reports false and
+// leaves the value to the general parsers (sipmask.go).
+//
+//go:noescape
+func viaAVX2(p []byte, n int, r *viaPos) bool

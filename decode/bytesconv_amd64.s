@@ -181,3 +181,595 @@ utailend:
 unone:
 	MOVQ DX, ret+32(FP)
 	RET
+
+
+// nameAddrAVX2 and viaAVX2 parse whole From/To/Contact and Via values (see
+// sipmask.go). They use AVX2 and BMI2 (BZHI), so Go calls them only when
+// golang.org/x/sys/cpu reports both (useNameAddrAsm); both leave the upper
+// halves of the Y registers zeroed (VZEROUPPER) on every return.
+
+// Broadcast constants of nameAddrAVX2, 32 bytes each.
+#define BCAST32(sym, off, b) \
+	DATA sym<>+(off)(SB)/8, $(b*0x0101010101010101); \
+	DATA sym<>+(off+8)(SB)/8, $(b*0x0101010101010101); \
+	DATA sym<>+(off+16)(SB)/8, $(b*0x0101010101010101); \
+	DATA sym<>+(off+24)(SB)/8, $(b*0x0101010101010101)
+BCAST32(naConst, 0x000, 0x22) // "
+BCAST32(naConst, 0x020, 0x3c) // <
+BCAST32(naConst, 0x040, 0x2c) // ,
+BCAST32(naConst, 0x060, 0x3b) // ;
+BCAST32(naConst, 0x080, 0x3e) // >
+BCAST32(naConst, 0x0a0, 0x40) // @
+BCAST32(naConst, 0x0c0, 0x3f) // ?
+BCAST32(naConst, 0x0e0, 0x3a) // :
+BCAST32(naConst, 0x100, 0x20) // SP
+BCAST32(naConst, 0x120, 0x5c) // \
+GLOBL naConst<>(SB), RODATA|NOPTR, $0x140
+
+// NACLASSES compares the 32 bytes of Y and leaves the classes' bytes set
+// in Y2 '"', Y3 '<' ',' ';', Y4 '>', Y5 '@' '?', Y7 ':', Y6 host end
+// (SP , : ; ? >) and Y9 trouble (control bytes other than SP, '\').
+#define NACLASSES(Y) \
+	VPCMPEQB naConst<>+0x000(SB), Y, Y2; \
+	VPCMPEQB naConst<>+0x020(SB), Y, Y3; \
+	VPCMPEQB naConst<>+0x040(SB), Y, Y4; \
+	VPCMPEQB naConst<>+0x060(SB), Y, Y5; \
+	VPOR     Y4, Y5, Y6; \
+	VPOR     Y6, Y3, Y3; \
+	VPCMPEQB naConst<>+0x080(SB), Y, Y4; \
+	VPCMPEQB naConst<>+0x0a0(SB), Y, Y5; \
+	VPCMPEQB naConst<>+0x0c0(SB), Y, Y7; \
+	VPOR     Y7, Y6, Y6; \
+	VPOR     Y4, Y6, Y6; \
+	VPOR     Y7, Y5, Y5; \
+	VPCMPEQB naConst<>+0x0e0(SB), Y, Y7; \
+	VPOR     Y7, Y6, Y6; \
+	VPCMPEQB naConst<>+0x100(SB), Y, Y8; \
+	VPOR     Y8, Y6, Y6; \
+	VPMINUB  naConst<>+0x100(SB), Y, Y9; \
+	VPCMPEQB Y, Y9, Y9; \
+	VPANDN   Y9, Y8, Y9; \
+	VPCMPEQB naConst<>+0x120(SB), Y, Y10; \
+	VPOR     Y10, Y9, Y9
+
+// NAHIGH ORs the mask of Yx's bytes into bits 32-63 of R.
+#define NAHIGH(Yx, R) \
+	VPMOVMSKB Yx, DI; \
+	SHLQ $32, DI; \
+	ORQ  DI, R
+
+// func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool
+//
+// nameAddrPos's positions for v = p[:n] (p runs to the end of the caller's
+// capacity), or false when v is not in one of the forms of sipmask.go or
+// its URI does not end within the first 64 bytes. The 64-byte window is read
+// from p when p holds 64 bytes or the window stays within p's 4 KiB page;
+// otherwise it returns false. Bytes past n never reach the masks.
+//
+// Masks (bit i for byte i): R9 '"', R10 '<' ',' ';', R11 '>', R12 '@' '?',
+// R13 ':', AX host end, CX trouble; R8 the first min(n, 64) bytes.
+TEXT ·nameAddrAVX2(SB), NOSPLIT, $0-41
+	MOVQ p_base+0(FP), SI
+	MOVQ p_len+8(FP), BX
+	MOVQ n+24(FP), DX
+	CMPQ BX, $64
+	JAE  naread
+	MOVL SI, AX
+	ANDL $4095, AX
+	CMPL AX, $4032
+	JA   nafail
+
+naread:
+	MOVQ  DX, CX
+	CMPQ  CX, $64
+	JBE   nawindow
+	MOVL  $64, CX
+
+nawindow:
+	MOVQ  $-1, R8
+	BZHIQ CX, R8, R8
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	NACLASSES(Y0)
+	VPMOVMSKB Y2, R9
+	VPMOVMSKB Y3, R10
+	VPMOVMSKB Y4, R11
+	VPMOVMSKB Y5, R12
+	VPMOVMSKB Y7, R13
+	VPMOVMSKB Y6, AX
+	VPMOVMSKB Y9, CX
+	NACLASSES(Y1)
+	NAHIGH(Y2, R9)
+	NAHIGH(Y3, R10)
+	NAHIGH(Y4, R11)
+	NAHIGH(Y5, R12)
+	NAHIGH(Y7, R13)
+	NAHIGH(Y6, AX)
+	NAHIGH(Y9, CX)
+	VZEROUPPER
+	ANDQ R8, CX
+	JNZ  nafail // a control byte other than SP, or a backslash
+	ANDQ R8, R9
+	ANDQ R8, R10
+	ANDQ R8, R11
+	ANDQ R8, R12
+	ANDQ R8, R13
+	ANDQ R8, AX
+	// SP at either end: the general path trims.
+	CMPB (SI), $0x20
+	JEQ  nafail
+	CMPB -1(SI)(DX*1), $0x20
+	JEQ  nafail
+
+	// CX = i, after the display name's closing quote.
+	XORL CX, CX
+	CMPB (SI), $0x22
+	JNE  naj
+	ANDQ $-2, R9
+	BSFQ R9, CX
+	JZ   nafail
+	INCQ CX
+	CMPQ CX, $64
+	JAE  nafail
+
+naj:
+	// The first '<' ',' ';' at or after i.
+	MOVQ $-1, DI
+	SHLQ CX, DI
+	ANDQ DI, R10
+	BSFQ R10, R10
+	JZ   naend
+	CMPB (SI)(R10*1), $0x3c
+	JNE  naunbracketed
+	// <URI>: R10 = ub, R11 = ue, R9 = pb.
+	INCQ R10
+	MOVQ R10, CX
+	CMPQ CX, $64
+	JAE  nafail
+	MOVQ $-1, DI
+	SHLQ CX, DI
+	ANDQ DI, R11
+	BSFQ R11, R11
+	JZ   nafail
+	LEAQ 1(R11), R9
+	JMP  nauri
+
+naend:
+	// No '<' ',' ';': the URI runs to the end of v.
+	TESTQ CX, CX
+	JNZ   nafail
+	CMPQ  DX, $64
+	JA    nafail
+	MOVQ  DX, R10
+	JMP   naplain
+
+naunbracketed:
+	TESTQ CX, CX
+	JNZ   nafail
+
+naplain:
+	// The URI is v[:j] (j in R10), not ending in SP.
+	TESTQ R10, R10
+	JZ    nafail
+	CMPB  -1(SI)(R10*1), $0x20
+	JEQ   nafail
+	MOVQ  R10, R11
+	MOVQ  R10, R9
+	XORL  R10, R10
+
+nauri:
+	// sip: or sips: at ub, at least five bytes; R8 = rs.
+	MOVQ R11, DI
+	SUBQ R10, DI
+	CMPQ DI, $5
+	JLT  nafail
+	MOVL (SI)(R10*1), DI
+	ORL  $0x00202020, DI
+	LEAQ 4(R10), R8
+	CMPL DI, $0x3a706973 // "sip:"
+	JEQ  nascheme
+	MOVL (SI)(R10*1), DI
+	ORL  $0x20202020, DI
+	CMPL DI, $0x73706973 // "sips"
+	JNE  nafail
+	CMPB 4(SI)(R10*1), $0x3a
+	JNE  nafail
+	INCQ R8
+
+nascheme:
+	// CX = the URI after the scheme: bits rs to ue-1.
+	MOVQ  $-1, CX
+	BZHIQ R11, CX, CX
+	MOVQ  $-1, DI
+	BZHIQ R8, DI, DI
+	NOTQ  DI
+	ANDQ  DI, CX
+	MOVQ  r+32(FP), DI
+	MOVQ  $-1, 0(DI)  // no user
+	MOVQ  R8, R10     // R10 = hs
+	ANDQ  CX, R12
+	BSFQ  R12, R12
+	JZ    nahost
+	CMPB  (SI)(R12*1), $0x40
+	JNE   nahost
+	// user: rs to the first ':' before the '@', or to the '@'.
+	MOVQ  R8, 0(DI)
+	MOVQ  $-1, BX
+	BZHIQ R12, BX, BX
+	ANDQ  CX, BX
+	ANDQ  R13, BX
+	MOVQ  R12, R10
+	BSFQ  BX, BX
+	CMOVQNE BX, R10
+	MOVQ  R10, 8(DI)
+	LEAQ  1(R12), R10
+
+nahost:
+	// host: hs to the first host end before ue.
+	MOVQ R11, BX // he = ue unless a host end comes first
+	CMPQ R10, R11
+	JAE  nahostdone
+	CMPB (SI)(R10*1), $0x20
+	JEQ  nafail
+	CMPB (SI)(R10*1), $0x5b
+	JEQ  nafail
+	MOVQ  $-1, CX
+	BZHIQ R11, CX, CX
+	MOVQ  $-1, R12
+	BZHIQ R10, R12, R12
+	NOTQ  R12
+	ANDQ  R12, CX
+	ANDQ  AX, CX
+	BSFQ  CX, CX
+	CMOVQNE CX, BX
+
+nahostdone:
+	MOVQ R10, 16(DI)
+	MOVQ BX, 24(DI)
+	// port: up to six digits after ':' are read; 1-5 and at most 65535.
+	XORL R12, R12
+	CMPQ BX, R11
+	JAE  naport
+	CMPB (SI)(BX*1), $0x3a
+	JNE  naport
+	LEAQ 1(BX), CX
+	LEAQ 7(BX), R10
+	CMPQ R10, R11
+	CMOVQGT R11, R10 // digits end by ue and by he+7
+
+nadigit:
+	CMPQ CX, R10
+	JAE  nadigits
+	MOVBLZX (SI)(CX*1), R8
+	SUBL $0x30, R8
+	CMPL R8, $9
+	JA   nadigits
+	IMULQ $10, R12
+	ADDQ R8, R12
+	INCQ CX
+	JMP  nadigit
+
+nadigits:
+	SUBQ BX, CX
+	DECQ CX // digits read
+	JZ   naportbad
+	CMPQ CX, $5
+	JA   naportbad
+	CMPQ R12, $65535
+	JBE  naport
+
+naportbad:
+	XORL R12, R12
+
+naport:
+	MOVQ R12, 32(DI)
+	MOVQ R9, 40(DI)
+	// tag: ";tag=" at pb (as findParam's word test, with eight bytes of
+	// the caller's capacity after the ';') and a value that starts with
+	// neither '"' nor white space; it ends at a host end other than ':'.
+	MOVQ $-1, 48(DI)
+	LEAQ 1(R9), R10
+	CMPQ R10, DX
+	JAE  naok
+	CMPB (SI)(R9*1), $0x3b
+	JNE  naok
+	LEAQ 9(R9), R10
+	CMPQ R10, p_len+8(FP)
+	JA   naok
+	MOVL 1(SI)(R9*1), R10
+	ORL  $0x00202020, R10
+	CMPL R10, $0x3d676174 // "tag="
+	JNE  naok
+	LEAQ 5(R9), R10 // vs
+	CMPQ R10, DX
+	JAE  naok
+	MOVBLZX (SI)(R10*1), R12
+	CMPB R12, $0x22
+	JEQ  naok
+	CMPB R12, $0x20
+	JEQ  naok
+	CMPB R12, $0x09
+	JEQ  naok
+	CMPB R12, $0x0a
+	JEQ  naok
+	CMPB R12, $0x0d
+	JEQ  naok
+	MOVQ R10, 48(DI)
+	MOVQ $-1, 56(DI)
+	CMPQ R10, $64
+	JAE  naok
+	MOVQ R10, CX
+	MOVQ $-1, R12
+	SHLQ CX, R12
+	NOTQ R13
+	ANDQ R13, AX
+	ANDQ R12, AX
+	BSFQ AX, AX
+	JNZ  natagend
+	CMPQ DX, $64
+	JA   naok
+	MOVQ DX, AX
+
+natagend:
+	MOVQ AX, 56(DI)
+
+naok:
+	MOVB $1, ret+40(FP)
+	RET
+
+nafail:
+	VZEROUPPER
+	MOVB $0, ret+40(FP)
+	RET
+
+// Broadcast constants of viaAVX2, 32 bytes each.
+BCAST32(viaConst, 0x000, 0x2c) // ,
+BCAST32(viaConst, 0x020, 0x22) // "
+BCAST32(viaConst, 0x040, 0x3b) // ;
+BCAST32(viaConst, 0x060, 0x3e) // >
+BCAST32(viaConst, 0x080, 0x3f) // ?
+BCAST32(viaConst, 0x0a0, 0x20) // SP
+BCAST32(viaConst, 0x0c0, 0x09) // HT
+BCAST32(viaConst, 0x0e0, 0x0d) // CR
+BCAST32(viaConst, 0x100, 0x0a) // LF
+GLOBL viaConst<>(SB), RODATA|NOPTR, $0x120
+
+// VIACLASSES compares the 32 bytes of Y and leaves the classes' bytes set in
+// Y2 (',' '"'), Y3 (';') and Y4 (what ends a parameter value: SP HT CR LF
+// , ; > ?).
+#define VIACLASSES(Y) \
+	VPCMPEQB viaConst<>+0x000(SB), Y, Y4; \
+	VPCMPEQB viaConst<>+0x020(SB), Y, Y2; \
+	VPOR     Y4, Y2, Y2; \
+	VPCMPEQB viaConst<>+0x040(SB), Y, Y3; \
+	VPOR     Y3, Y4, Y4; \
+	VPCMPEQB viaConst<>+0x060(SB), Y, Y5; \
+	VPCMPEQB viaConst<>+0x080(SB), Y, Y6; \
+	VPOR     Y5, Y6, Y6; \
+	VPOR     Y6, Y4, Y4; \
+	VPCMPEQB viaConst<>+0x0a0(SB), Y, Y5; \
+	VPCMPEQB viaConst<>+0x0c0(SB), Y, Y6; \
+	VPOR     Y5, Y6, Y6; \
+	VPOR     Y6, Y4, Y4; \
+	VPCMPEQB viaConst<>+0x0e0(SB), Y, Y5; \
+	VPCMPEQB viaConst<>+0x100(SB), Y, Y6; \
+	VPOR     Y5, Y6, Y6; \
+	VPOR     Y6, Y4, Y4
+
+// LWSFAIL jumps to label when the byte in R is SP, HT, CR or LF.
+#define LWSFAIL(R, label) \
+	CMPB R, $0x20; \
+	JEQ  label; \
+	CMPB R, $0x09; \
+	JEQ  label; \
+	CMPB R, $0x0d; \
+	JEQ  label; \
+	CMPB R, $0x0a; \
+	JEQ  label
+
+// func viaAVX2(p []byte, n int, r *viaPos) bool
+//
+// viaPos's positions for v = p[:n] (p runs to the end of the caller's
+// capacity): firstValue(v) and findParam on it for branch, or false when
+// v's first value does not end within the first 128 bytes or takes a
+// path of those functions other than the plain one (sipmask.go). The
+// 128-byte window is read from p when p holds 128 bytes or the window stays
+// within p's 4 KiB page; otherwise it returns false. Bytes past n never
+// reach the masks.
+//
+// Masks, bits 0-63 and 64-127 of the window: R9/R10 ',' '"', R11/R12 ';',
+// R13/AX parameter value ends. BX is the end of the first value.
+TEXT ·viaAVX2(SB), NOSPLIT, $0-41
+	MOVQ p_base+0(FP), SI
+	MOVQ p_len+8(FP), BX
+	MOVQ n+24(FP), DX
+	CMPQ BX, $128
+	JAE  vread
+	MOVL SI, AX
+	ANDL $4095, AX
+	CMPL AX, $3968
+	JA   vfail
+
+vread:
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y1
+	VMOVDQU 64(SI), Y10
+	VMOVDQU 96(SI), Y11
+	VIACLASSES(Y0)
+	VPMOVMSKB Y2, R9
+	VPMOVMSKB Y3, R11
+	VPMOVMSKB Y4, R13
+	VIACLASSES(Y1)
+	NAHIGH(Y2, R9)
+	NAHIGH(Y3, R11)
+	NAHIGH(Y4, R13)
+	VIACLASSES(Y10)
+	VPMOVMSKB Y2, R10
+	VPMOVMSKB Y3, R12
+	VPMOVMSKB Y4, AX
+	VIACLASSES(Y11)
+	NAHIGH(Y2, R10)
+	NAHIGH(Y3, R12)
+	NAHIGH(Y4, AX)
+	VZEROUPPER
+	// Cut the masks to the first min(n, 128) bytes.
+	MOVQ DX, CX
+	CMPQ CX, $128
+	JBE  vlim
+	MOVL $128, CX
+
+vlim:
+	MOVQ  $-1, R8
+	BZHIQ CX, R8, R8
+	ANDQ  R8, R9
+	ANDQ  R8, R11
+	ANDQ  R8, R13
+	XORL  R8, R8
+	SUBQ  $64, CX
+	JBE   vlimhigh
+	MOVQ  $-1, R8
+	BZHIQ CX, R8, R8
+
+vlimhigh:
+	ANDQ R8, R10
+	ANDQ R8, R12
+	ANDQ R8, AX
+
+	// The first value ends at the first ',' (BX), unless a '"' comes
+	// first; firstValue trims it, so neither end may be white space.
+	BSFQ R9, BX
+	JNZ  vcomma
+	BSFQ R10, BX
+	JZ   vnocomma
+	ADDQ $64, BX
+
+vcomma:
+	CMPB (SI)(BX*1), $0x22
+	JEQ  vfail
+	TESTQ BX, BX
+	JZ   vfail
+	MOVBLZX (SI), CX
+	LWSFAIL(CL, vfail)
+	MOVBLZX -1(SI)(BX*1), CX
+	LWSFAIL(CL, vfail)
+	JMP  vbranch
+
+vnocomma:
+	CMPQ DX, $128
+	JA   vfail
+	MOVQ DX, BX
+
+vbranch:
+	MOVQ r+32(FP), DI
+	MOVQ BX, 0(DI)
+	MOVQ $-1, 8(DI)
+	// ';' and value ends within the first value only.
+	MOVQ  $-1, R8
+	BZHIQ BX, R8, R8
+	ANDQ  R8, R11
+	ANDQ  R8, R13
+	XORL  R8, R8
+	MOVQ  BX, CX
+	SUBQ  $64, CX
+	JBE   vsemis
+	MOVQ  $-1, R8
+	BZHIQ CX, R8, R8
+
+vsemis:
+	ANDQ R8, R12
+	ANDQ R8, AX
+
+vnext:
+	// CX = the next ';', taken out of the mask.
+	BSFQ R11, CX
+	JNZ  vlow
+	BSFQ R12, CX
+	JZ   vok // no branch parameter: nil
+	BTRQ CX, R12
+	ADDQ $64, CX
+	JMP  vparam
+
+vlow:
+	BTRQ CX, R11
+
+vparam:
+	// findParam's word test: the name after the ';' (not the last byte of
+	// the value), with eight bytes of capacity there.
+	LEAQ 1(CX), R8
+	CMPQ R8, BX
+	JAE  vfail
+	LEAQ 9(CX), R8
+	CMPQ R8, p_len+8(FP)
+	JA   vfail
+	MOVQ 1(SI)(CX*1), R8 // raw
+	MOVQ $0x0000202020202020, R9
+	ORQ  R8, R9 // w: the letters folded
+	MOVQ $0x00ffffffffffffff, R10
+	ANDQ R9, R10
+	MOVQ $0x003d68636e617262, DI // "branch="
+	CMPQ R10, DI
+	JEQ  vmatch
+	// Another parameter: findParam steps to the next ';' when its first
+	// byte is a token byte and its name differs within "branch".
+	MOVBLZX R8B, R10
+	LEAQ ·tokenTable(SB), DI
+	CMPB (DI)(R10*1), $0
+	JEQ  vfail
+	MOVQ $0x0000ffffffffffff, R10
+	ANDQ R9, R10
+	MOVQ $0x000068636e617262, DI // "branch"
+	CMPQ R10, DI
+	JEQ  vfail
+	JMP  vnext
+
+vmatch:
+	// The value starts at s+8, inside the first value, with neither '"'
+	// nor white space.
+	LEAQ 8(CX), R9
+	CMPQ R9, BX
+	JAE  vfail
+	MOVBLZX (SI)(R9*1), R10
+	CMPB R10B, $0x22
+	JEQ  vfail
+	LWSFAIL(R10B, vfail)
+	// It ends at the first value end at or after s+8, else with the
+	// first value.
+	MOVQ R9, CX
+	CMPQ CX, $64
+	JAE  vmatchhigh
+	MOVQ $-1, R8
+	SHLQ CX, R8
+	ANDQ R8, R13
+	BSFQ R13, R8
+	JNZ  vend
+	BSFQ AX, R8
+	JZ   vendall
+	ADDQ $64, R8
+	JMP  vend
+
+vmatchhigh:
+	SUBQ $64, CX
+	MOVQ $-1, R8
+	SHLQ CX, R8
+	ANDQ AX, R8
+	BSFQ R8, R8
+	JZ   vendall
+	ADDQ $64, R8
+	JMP  vend
+
+vendall:
+	MOVQ BX, R8
+
+vend:
+	MOVQ r+32(FP), DI
+	MOVQ R9, 8(DI)
+	MOVQ R8, 16(DI)
+
+vok:
+	MOVB $1, ret+40(FP)
+	RET
+
+vfail:
+	VZEROUPPER
+	MOVB $0, ret+40(FP)
+	RET

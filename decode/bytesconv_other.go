@@ -16,3 +16,12 @@ func scanParamEnd(b []byte, i int) int { return scanClassWords(b, i, clsParamEnd
 // scanURIMark returns the index of the first '@', ':', ';', '>' or '?' of b
 // at or after i, or len(b).
 func scanURIMark(b []byte, i int) int { return scanURIMarkWords(b, i) }
+
+// useNameAddrAsm is false: there is no assembly form here.
+var useNameAddrAsm = false
+
+// nameAddrAVX2 is never called here.
+func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool { return false }
+
+// viaAVX2 is never called here.
+func viaAVX2(p []byte, n int, r *viaPos) bool { return false }

@@ -74,23 +74,30 @@ func TestSIPScanners(t *testing.T) {
 	}
 }
 
-// TestSIPScannersPageEdges runs the scanners over inputs that end where a
-// page ends and the next page is not readable, and that start where a page
-// starts after one that is not, so that a read past either edge faults.
-func TestSIPScannersPageEdges(t *testing.T) {
+// guardedPage returns a readable page between two that are not, so that a
+// read past either of its edges faults; it is unmapped when t ends.
+func guardedPage(t *testing.T) []byte {
+	t.Helper()
 	page := unix.Getpagesize()
 	mem, err := unix.Mmap(-1, 0, 3*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		t.Skipf("mmap: %v", err)
 	}
-	defer unix.Munmap(mem)
+	t.Cleanup(func() { unix.Munmap(mem) })
 	if err := unix.Mprotect(mem[:page], unix.PROT_NONE); err != nil {
 		t.Skipf("mprotect: %v", err)
 	}
 	if err := unix.Mprotect(mem[2*page:], unix.PROT_NONE); err != nil {
 		t.Skipf("mprotect: %v", err)
 	}
-	mid := mem[page : 2*page : 2*page]
+	return mem[page : 2*page : 2*page]
+}
+
+// TestSIPScannersPageEdges runs the scanners over inputs that end where a
+// page ends and the next page is not readable, and that start where a page
+// starts after one that is not, so that a read past either edge faults.
+func TestSIPScannersPageEdges(t *testing.T) {
+	mid := guardedPage(t)
 	for i := range mid {
 		mid[i] = 'a'
 	}

@@ -419,14 +419,26 @@ func (s *SIP) known(id sipHdr, v []byte) {
 	case hdrCallID:
 		s.CallID = v
 	case hdrFrom:
+		if user, host, _, tag, ok := nameAddr(v, true); ok {
+			s.FromUser, s.FromDomain, s.FromTag = user, host, tag
+			return
+		}
 		uri, params := splitNameAddr(v)
 		s.FromUser, s.FromDomain, _ = splitURI(uri)
 		s.FromTag = findParam(params, &tagKey)
 	case hdrTo:
+		if user, host, _, tag, ok := nameAddr(v, true); ok {
+			s.ToUser, s.ToDomain, s.ToTag = user, host, tag
+			return
+		}
 		uri, params := splitNameAddr(v)
 		s.ToUser, s.ToDomain, _ = splitURI(uri)
 		s.ToTag = findParam(params, &tagKey)
 	case hdrVia:
+		if via1, branch, ok := firstVia(v); ok {
+			s.Via1, s.Via1Branch = via1, branch
+			return
+		}
 		s.Via1 = firstValue(v)
 		s.Via1Branch = findParam(s.Via1, &branchKey)
 	case hdrCSeq:
@@ -435,6 +447,10 @@ func (s *SIP) known(id sipHdr, v []byte) {
 			s.badHdr = true
 		}
 	case hdrContact:
+		if user, host, port, _, ok := nameAddr(v, false); ok {
+			s.ContactUser, s.ContactIP, s.ContactPort = user, host, port
+			return
+		}
 		uri, _ := splitNameAddr(v)
 		var host []byte
 		s.ContactUser, host, s.ContactPort = splitURI(uri)

@@ -1,0 +1,333 @@
+package decode
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// part is where a result slice lies in the value it was cut from: offset
+// (from the capacities, as every result shares the value's end), length,
+// and whether it is nil.
+type part struct {
+	off, len int
+	isNil    bool
+}
+
+func partOf(v, x []byte) part {
+	if x == nil {
+		return part{isNil: true}
+	}
+	return part{off: cap(v) - cap(x), len: len(x)}
+}
+
+// nameAddrGeneral is what DecodeFrom computes for a From/To value without
+// nameAddrAVX2.
+func nameAddrGeneral(v []byte) (user, host []byte, port uint16, tag []byte) {
+	uri, params := splitNameAddr(v)
+	user, host, port = splitURI(uri)
+	return user, host, port, findParam(params, &tagKey)
+}
+
+// checkNameAddr compares nameAddr with the general parsers on v and reports
+// whether nameAddr took it.
+func checkNameAddr(t testing.TB, what string, v []byte) bool {
+	t.Helper()
+	user, host, port, tag, ok := nameAddr(v, true)
+	if !ok {
+		return false
+	}
+	wu, wh, wp, wt := nameAddrGeneral(v)
+	got := fmt.Sprint(partOf(v, user), partOf(v, host), port, partOf(v, tag))
+	want := fmt.Sprint(partOf(v, wu), partOf(v, wh), wp, partOf(v, wt))
+	if got != want {
+		t.Fatalf("%s %q (cap %d): nameAddr gives user, host, port, tag %s; the general parsers %s",
+			what, v, cap(v), got, want)
+	}
+	// Contact takes no tag: the rest is the same.
+	u2, h2, p2, t2, ok2 := nameAddr(v, false)
+	if !ok2 || t2 != nil || fmt.Sprint(partOf(v, u2), partOf(v, h2), p2) != fmt.Sprint(partOf(v, user), partOf(v, host), port) {
+		t.Fatalf("%s %q: nameAddr without the tag differs", what, v)
+	}
+	return true
+}
+
+func skipWithoutNameAddrAsm(t testing.TB) {
+	if !useNameAddrAsm {
+		t.Skip("nameAddrAVX2 needs amd64 with AVX2 and BMI2; the general parsers decode every value here")
+	}
+}
+
+// withCap returns s in a buffer with extra bytes of capacity after it,
+// filled with fill.
+func withCap(s string, extra int, fill byte) []byte {
+	b := make([]byte, len(s)+extra)
+	copy(b, s)
+	for i := len(s); i < len(b); i++ {
+		b[i] = fill
+	}
+	return b[:len(s)]
+}
+
+// checkRandomValues runs check on 200 000 random values: one of prefixes,
+// then up to maxLen bytes mostly from alphabet, one in fifty from the bytes
+// that send a value to the general parsers (control bytes, backslash), and
+// up to 15 more such bytes of capacity. It fails when no value took the
+// one-pass path.
+func checkRandomValues(t *testing.T, r *rand.Rand, maxLen int, alphabet string, prefixes []string,
+	check func(testing.TB, string, []byte) bool) {
+	t.Helper()
+	const rare = "\\\t\r\n\x00\x1f\x80"
+	took := 0
+	for range 200000 {
+		p := prefixes[r.IntN(len(prefixes))]
+		n := r.IntN(maxLen)
+		b := make([]byte, len(p)+n, len(p)+n+r.IntN(16))
+		copy(b, p)
+		for i := len(p); i < cap(b); i++ {
+			c := alphabet[r.IntN(len(alphabet))]
+			if r.IntN(50) == 0 {
+				c = rare[r.IntN(len(rare))]
+			}
+			b[:cap(b)][i] = c
+		}
+		if check(t, "random", b) {
+			took++
+		}
+	}
+	if took == 0 {
+		t.Error("no random value took the one-pass path")
+	}
+	t.Logf("%d of 200000 random values took the one-pass path", took)
+}
+
+// TestNameAddrFast checks that the forms agents write take the one-pass
+// path and give the general parsers' results, and that the rest either
+// gives them too or is left to the general parsers.
+func TestNameAddrFast(t *testing.T) {
+	skipWithoutNameAddrAsm(t)
+	taken := []string{
+		`<sip:alice@example.com>;tag=1928301774`,
+		`"Alice" <sip:alice@example.com>;tag=1928301774`,
+		`"arik" <sip:816666@voip.brurjula.net>;tag=6433ef9`,
+		`Bob <sip:bob@biloxi.example.com:5061;transport=tcp>;tag=a6c85cf`,
+		`<sip:061963177@italtel.it;user=phone>;tag=SD4909799-617263616479616E-331715520-5336f785-187410205`,
+		`<sip:unavailable@138.132.169.101:5060;transport=udp>`,
+		`<sip:voi18063@192.168.1.2:5060;line=9c7d2dbd8822013c>;expires=1200;q=0.500`,
+		`sip:carol@chicago.example.com;tag=887s`,
+		`sip:carol@chicago.example.com`,
+		`<sips:user:secret@host:99999>;TAG=x`,
+		`<sip:host.example.com:0>;tag=`,
+		`<sip:a@b?subject=x>;tag=y,<sip:c@d>`,
+		`<sip:a?b@c>;tag=1`,
+		`<sip:@h>;tag=1`,
+		`<sip:u@>;tag=1`,
+		`"" <sip:u@h>`,
+		`<sip:u@h:5060>;tag="quoted"`,
+		`<sip:u@h>;tag= x`,
+		`<sip:u@h>;tagx=1;tag=2`,
+		`<sip:u@h>;received=1.2.3.4;tag=2`,
+		`<sip:u@h:123456>;tag=1`,
+		`<sip:u@h:65536>`,
+		`<sip:u@h:12a>`,
+		`<sip:u@h:>`,
+		`<sip:u@h;maddr=x@y>`,
+		`sip:u@h,sip:v@i`,
+		`<sip:u@h>;tag=1>2`,
+		`<sip:u@h>;tag=1:2;x`,
+		`<sip:u@h>;tag=1?2`,
+		`<sip:u@h>;tag=` + "very-long-tag-value-that-runs-past-the-sixty-four-byte-window;x=1",
+		`<sip:u@h>;tag=` + "very-long-tag-value-that-runs-past-the-sixty-four-byte-window",
+	}
+	for _, s := range taken {
+		// With less than 64 bytes of capacity the window is read only
+		// when it stays within the value's page: the value may take
+		// either path then.
+		for _, extra := range []int{0, 8} {
+			checkNameAddr(t, "form", withCap(s, extra, ';'))
+		}
+		if !checkNameAddr(t, "form", withCap(s, 64, ';')) {
+			t.Errorf("%q took the general path", s)
+		}
+	}
+	left := []string{
+		``, ` <sip:u@h>`, `<sip:u@h> `, `< sip:u@h>`, `<sip:u@ h>`, `<sip:u@[2001:db8::1]:5060>`,
+		`<tel:+1234>;tag=1`, `<sip:u@h`, `"unterminated <sip:u@h>`, `"a\"b" <sip:u@h>`,
+		`"name" sip:u@h`, "<sip:u@h>;tag=\t1", `<urn:x>`, `<sip:>`, `;tag=1`, `*`,
+		`<sip:u@` + "a-host-name-that-is-long-enough-to-end-past-the-window.example.com>;tag=1",
+		`"A display name long enough that the URI starts too late" <sip:u@h>`,
+		`sip:u@h` + "-with-a-host-and-no-parameters-running-past-the-sixty-four-byte-window",
+	}
+	for _, s := range left {
+		for _, extra := range []int{0, 64} {
+			if checkNameAddr(t, "edge", withCap(s, extra, '>')) {
+				t.Errorf("%q (cap +%d) took the one-pass path", s, extra)
+			}
+		}
+	}
+	// Random values over the bytes the parsers stop at, some with a
+	// capacity that holds more of them.
+	checkRandomValues(t, rand.New(rand.NewPCG(5, 6)), 90, `aZ09-._~@:;>?<,"= sipSIPtag`,
+		[]string{"", "<sip:", "<sips:", `"x" <sip:`, "sip:", "<sip:u@h>;tag=", "<sip:u@h:"}, checkNameAddr)
+}
+
+// TestNameAddrPageEdges runs nameAddr on values that end where a page ends
+// and the next page is not readable, and that start where a page starts
+// after one that is not, so that a read past either edge faults.
+func TestNameAddrPageEdges(t *testing.T) {
+	skipWithoutNameAddrAsm(t)
+	mid := guardedPage(t)
+	for _, s := range []string{`<sip:alice@example.com:5060>;tag=1928301774`, `sip:u@h`, `<sip:u@h>;tag=abcdefgh`} {
+		for n := 1; n <= len(s); n++ {
+			end := mid[len(mid)-n:]
+			copy(end, s[len(s)-n:])
+			checkNameAddr(t, "at a page end", end)
+			start := mid[:n:n]
+			copy(start, s[:n])
+			checkNameAddr(t, "at a page start", start)
+		}
+	}
+	// A window that fits before the page end is read even when the value
+	// is shorter; one that would cross it is left to the general parsers.
+	v := mid[len(mid)-64 : len(mid)-64+len(`<sip:u@h>;tag=1`)]
+	copy(v, `<sip:u@h>;tag=1`)
+	if !checkNameAddr(t, "64 bytes before a page end", v) {
+		t.Error("a value 64 bytes before the page end took the general path")
+	}
+}
+
+// FuzzNameAddr checks nameAddr against the general parsers on any value,
+// with the input's remaining bytes as the value's capacity.
+func FuzzNameAddr(f *testing.F) {
+	for _, s := range []string{
+		"\x20" + `"Alice" <sip:alice@example.com:5060;transport=udp>;tag=1928301774`,
+		"\x10" + `sip:carol@chicago.example.com;tag=887s`,
+		"\x30" + `<sips:user:pw@host>;TAG=x;y`,
+		"\x05" + `<sip:u@h>;tag=` + "very-long-tag-value-that-runs-past-the-sixty-four-byte-window",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !useNameAddrAsm {
+			t.Skip("no nameAddrAVX2 here")
+		}
+		if len(data) == 0 {
+			return
+		}
+		// The first byte says how many of the last bytes are capacity
+		// only.
+		b := data[1:]
+		extra := min(int(data[0])%32, len(b))
+		checkNameAddr(t, "fuzz", b[:len(b)-extra])
+	})
+}
+
+// checkVia compares firstVia with firstValue and findParam on v and reports
+// whether firstVia took it.
+func checkVia(t testing.TB, what string, v []byte) bool {
+	t.Helper()
+	via1, branch, ok := firstVia(v)
+	if !ok {
+		return false
+	}
+	w1 := firstValue(v)
+	wb := findParam(w1, &branchKey)
+	got := fmt.Sprint(partOf(v, via1), partOf(v, branch))
+	want := fmt.Sprint(partOf(v, w1), partOf(v, wb))
+	if got != want {
+		t.Fatalf("%s %q (cap %d): firstVia gives Via1, branch %s; the general parsers %s", what, v, cap(v), got, want)
+	}
+	return true
+}
+
+// TestFirstVia checks that the Via values agents write take the one-pass
+// path and give the general parsers' results, and that the rest either
+// gives them too or is left to the general parsers.
+func TestFirstVia(t *testing.T) {
+	skipWithoutNameAddrAsm(t)
+	taken := []string{
+		`SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds`,
+		`SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport`,
+		`SIP/2.0/UDP 192.168.1.2:5060;received=80.230.219.70;rport=5060;branch=z9hG4bKnp104984053-44ce4a41192.168.1.2`,
+		`SIP/2.0/UDP 200.57.7.195;rport;branch=z9hG4bKff9b46fb055c0521cc24024da96cd290`,
+		`SIP/2.0/TCP h;BRANCH=z9hG4bK1, SIP/2.0/UDP other;branch=z9hG4bK2`,
+		`SIP/2.0/UDP h;maddr=x;ttl=1`,
+		`SIP/2.0/UDP h`,
+		`SIP/2.0/UDP h;branch=a>b`,
+		`SIP/2.0/UDP h;branch=a?b;x`,
+		`SIP/2.0/UDP h;branch=a:b;x`,
+		`SIP/2.0/UDP h;branch=` + "a-branch-value-long-enough-to-cross-from-the-first-into-the-second-half-of-the-window",
+		`SIP/2.0/UDP a-host-name-long-enough-that-the-branch-parameter-starts-past-sixty-four;branch=z9hG4bK1;rport`,
+	}
+	for _, s := range taken {
+		// With less than 128 bytes of capacity the window is read only
+		// when it stays within the value's page, and findParam wants
+		// eight bytes after each ';' it passes.
+		for _, extra := range []int{0, 8} {
+			checkVia(t, "form", withCap(s, extra, ';'))
+		}
+		if !checkVia(t, "form", withCap(s, 128, ';')) {
+			t.Errorf("%q took the general path", s)
+		}
+	}
+	left := []string{
+		``, ` SIP/2.0/UDP h;branch=1, x`, `SIP/2.0/UDP h;branch=1 , x`, `SIP/2.0/UDP h;x="a,b";branch=1`,
+		`SIP/2.0/UDP h;branch="q"`, `SIP/2.0/UDP h;branch= 1`, `SIP/2.0/UDP h;branch`, `SIP/2.0/UDP h; branch=1`,
+		`SIP/2.0/UDP h;branch =1`, `SIP/2.0/UDP h;`, `,SIP/2.0/UDP h`, `SIP/2.0/UDP h;branche=1;branch=2`,
+		`SIP/2.0/UDP h;branch=z9hG4bK1 ,SIP/2.0/UDP other`,
+		`SIP/2.0/UDP h;branch=` + "a-branch-value-long-enough-to-run-past-the-whole-window-of-one-hundred-and-twenty-eight-bytes-xxxxxxxxxxxxxxxxxx",
+	}
+	for _, s := range left {
+		for _, extra := range []int{0, 128} {
+			if checkVia(t, "edge", withCap(s, extra, ';')) {
+				t.Errorf("%q (cap +%d) took the one-pass path", s, extra)
+			}
+		}
+	}
+	checkRandomValues(t, rand.New(rand.NewPCG(7, 8)), 150, `aZ09-._~@:;>?<,"= branchBRANCH`,
+		[]string{"", "SIP/2.0/UDP h", "SIP/2.0/UDP h;branch=", "SIP/2.0/UDP h;rport;branch=z9", "SIP/2.0/UDP h;received=1.2.3.4;"}, checkVia)
+}
+
+// TestFirstViaPageEdges runs firstVia on values at the edges of readable
+// memory (see TestNameAddrPageEdges).
+func TestFirstViaPageEdges(t *testing.T) {
+	skipWithoutNameAddrAsm(t)
+	mid := guardedPage(t)
+	s := `SIP/2.0/UDP 192.168.1.2:5060;received=80.230.219.70;rport=5060;branch=z9hG4bKnp104984053-44ce4a41`
+	for n := 1; n <= len(s); n++ {
+		end := mid[len(mid)-n:]
+		copy(end, s[len(s)-n:])
+		checkVia(t, "at a page end", end)
+		start := mid[:n:n]
+		copy(start, s[:n])
+		checkVia(t, "at a page start", start)
+	}
+	v := mid[len(mid)-128 : len(mid)-128+len(s)]
+	copy(v, s)
+	if !checkVia(t, "128 bytes before a page end", v) {
+		t.Error("a value 128 bytes before the page end took the general path")
+	}
+}
+
+// FuzzFirstVia checks firstVia against firstValue and findParam on any
+// value, with the input's remaining bytes as the value's capacity.
+func FuzzFirstVia(f *testing.F) {
+	for _, s := range []string{
+		"\x20" + `SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds;rport`,
+		"\x10" + `SIP/2.0/UDP 192.168.1.2:5060;received=80.230.219.70;rport=5060;branch=z9hG4bKnp1049`,
+		"\x05" + `SIP/2.0/TCP h;BRANCH=z9hG4bK1, SIP/2.0/UDP other;branch=z9hG4bK2`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !useNameAddrAsm {
+			t.Skip("no viaAVX2 here")
+		}
+		if len(data) == 0 {
+			return
+		}
+		b := data[1:]
+		extra := min(int(data[0])%32, len(b))
+		checkVia(t, "fuzz", b[:len(b)-extra])
+	})
+}
