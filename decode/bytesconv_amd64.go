@@ -44,9 +44,9 @@ func scanClassSSE2(p []byte, n int, cls uint8) int
 //go:noescape
 func scanURIMarkSSE2(p []byte, n int) int
 
-// useNameAddrAsm is whether nameAddr uses nameAddrAVX2; tests turn it off
-// to compare with the general parsers.
-var useNameAddrAsm = cpu.X86.HasAVX2 && cpu.X86.HasBMI2
+// useAVX2 is whether the SIP decoder uses the AVX2 and BMI2 functions
+// below (sipmask.go): nameAddrAVX2, viaAVX2 and lfMasksAVX2.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasBMI2
 
 // nameAddrAVX2 fills r with the parts of v = p[:n] (p runs to the end of the
 // caller's capacity) and reports true, or reports false and leaves the
@@ -61,3 +61,10 @@ func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool
 //
 //go:noescape
 func viaAVX2(p []byte, n int, r *viaPos) bool
+
+// lfMasksAVX2 marks the LFs of p[:n] in out, 64 bytes per word, in up to
+// words words, and returns how many it filled (see bytesconv_amd64.s). p
+// runs to the end of the caller's capacity.
+//
+//go:noescape
+func lfMasksAVX2(p []byte, n int, out *[8]uint64, words int) int

@@ -773,3 +773,63 @@ vfail:
 	VZEROUPPER
 	MOVB $0, ret+40(FP)
 	RET
+
+BCAST32(lfConst, 0x000, 0x0a)
+GLOBL lfConst<>(SB), RODATA|NOPTR, $0x20
+
+// func lfMasksAVX2(p []byte, n int, out *[8]uint64, words int) int
+//
+// Marks the LFs of p[:n] in out, 64 bytes per word (bit i of out[k] for
+// byte 64k+i), for up to words <= 8 words, and returns how many it filled: it
+// stops at n and before a 64-byte window that would run past p (which runs
+// to the end of the caller's capacity) onto another page.
+TEXT ·lfMasksAVX2(SB), NOSPLIT, $0-56
+	MOVQ p_base+0(FP), SI
+	MOVQ p_len+8(FP), BX
+	MOVQ n+24(FP), DX
+	MOVQ out+32(FP), DI
+	MOVQ words+40(FP), R11
+	VMOVDQU lfConst<>(SB), Y9
+	XORL R8, R8 // window offset
+	XORL R9, R9 // words filled
+
+lfmloop:
+	CMPQ R9, R11
+	JAE  lfmdone
+	CMPQ R8, DX
+	JAE  lfmdone
+	LEAQ 64(R8), AX
+	CMPQ AX, BX
+	JBE  lfmread
+	LEAQ (SI)(R8*1), AX
+	ANDL $4095, AX
+	CMPL AX, $4032
+	JA   lfmdone
+
+lfmread:
+	VPCMPEQB (SI)(R8*1), Y9, Y0
+	VPCMPEQB 32(SI)(R8*1), Y9, Y1
+	VPMOVMSKB Y0, AX
+	VPMOVMSKB Y1, R10
+	SHLQ $32, R10
+	ORQ  R10, AX
+	// Cut to the bytes before n.
+	MOVQ  DX, CX
+	SUBQ  R8, CX
+	MOVQ  $-1, R10
+	BZHIQ CX, R10, R10
+	CMPQ  CX, $64
+	JB    lfmcut
+	MOVQ  $-1, R10
+
+lfmcut:
+	ANDQ R10, AX
+	MOVQ AX, (DI)(R9*8)
+	INCQ R9
+	ADDQ $64, R8
+	JMP  lfmloop
+
+lfmdone:
+	VZEROUPPER
+	MOVQ R9, ret+48(FP)
+	RET

@@ -17,11 +17,14 @@ func scanParamEnd(b []byte, i int) int { return scanClassWords(b, i, clsParamEnd
 // at or after i, or len(b).
 func scanURIMark(b []byte, i int) int { return scanURIMarkWords(b, i) }
 
-// useNameAddrAsm is false: there is no assembly form here.
-var useNameAddrAsm = false
+// useAVX2 is false: there are no assembly forms here.
+var useAVX2 = false
 
 // nameAddrAVX2 is never called here.
 func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool { return false }
 
 // viaAVX2 is never called here.
 func viaAVX2(p []byte, n int, r *viaPos) bool { return false }
+
+// lfMasksAVX2 is never called here.
+func lfMasksAVX2(p []byte, n int, out *[8]uint64, words int) int { return 0 }

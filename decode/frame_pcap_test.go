@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,6 +138,8 @@ type countingHandler struct {
 	frame  []byte
 	p      *Path
 	encaps map[string]int
+
+	fast, generic SIP
 }
 
 func (h *countingHandler) SIP(m *Meta, s *SIP, err error) {
@@ -148,6 +151,17 @@ func (h *countingHandler) SIP(m *Meta, s *SIP, err error) {
 	h.encaps[m.Encap.String()]++
 	if !h.p.owns(h.frame, s.Msg) {
 		h.t.Errorf("SIP.Msg (%d bytes) aliases neither the frame nor the path's buffers", len(s.Msg))
+	}
+	// The message again, with the decoder's assembly parsers (sipmask.go)
+	// and with the portable ones only: the same fields, slice for slice.
+	fast, generic := &h.fast, &h.generic
+	generic.generic = true
+	ferr, gerr := fast.DecodeFrom(s.Msg), generic.DecodeFrom(s.Msg)
+	fs, _ := sipSpans(fast, s.Msg)
+	gs, _ := sipSpans(generic, s.Msg)
+	fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
+	if ferr != gerr || !reflect.DeepEqual(fs, gs) {
+		h.t.Errorf("the assembly parsers give %v %v, the portable ones %v %v, on %q", ferr, fs, gerr, gs, s.Msg)
 	}
 }
 

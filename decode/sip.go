@@ -88,6 +88,9 @@ type SIP struct {
 	// header loop records ErrSIPBadHeader here, not in a local, so that no
 	// flag has to be kept live across its calls.
 	badCL, badHdr bool
+	// generic makes DecodeFrom use the portable parsers only, not the
+	// assembly ones of sipmask.go; tests compare the two.
+	generic bool
 
 	m *sipMatcher // compiled configuration; nil means the defaults
 }
@@ -158,7 +161,7 @@ func SIPErrorKind(err error) string {
 
 // Reset clears every field; the configuration is kept.
 func (s *SIP) Reset() {
-	*s = SIP{m: s.m, ContentLength: -1}
+	*s = SIP{m: s.m, generic: s.generic, ContentLength: -1}
 }
 
 // IsRequest reports whether the last decoded message is a request.
@@ -195,7 +198,8 @@ func (s *SIP) DecodeFrom(data []byte) error {
 
 	pos := len(data)
 	line := data
-	if eol := bytes.IndexByte(data, '\n'); eol >= 0 {
+	lf := lfState{generic: s.generic}
+	if eol := lf.lfNext(data, 0); eol >= 0 {
 		line, pos = data[:eol], eol+1
 	}
 	var sl sipStartLine
@@ -228,7 +232,17 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		// the loop, so that the common case keeps fewer values live across
 		// the search.
 		end, next := len(data), len(data)
-		if nl := bytes.IndexByte(data[pos:], '\n'); nl >= 0 {
+		nl := -1
+		if o := pos - lf.base; o >= 0 && o < lf.n {
+			if m := lf.m[(o>>6)&7] >> uint(o&63); m != 0 {
+				nl = bits.TrailingZeros64(m)
+			} else {
+				nl = lf.lfNext(data, pos)
+			}
+		} else {
+			nl = lf.lfNext(data, pos)
+		}
+		if nl >= 0 {
 			next = pos + nl + 1
 			end = next - 1
 			if next < len(data) && (data[next] == ' ' || data[next] == '\t') {
@@ -419,7 +433,7 @@ func (s *SIP) known(id sipHdr, v []byte) {
 	case hdrCallID:
 		s.CallID = v
 	case hdrFrom:
-		if user, host, _, tag, ok := nameAddr(v, true); ok {
+		if user, host, _, tag, ok := nameAddr(v, true, s.generic); ok {
 			s.FromUser, s.FromDomain, s.FromTag = user, host, tag
 			return
 		}
@@ -427,7 +441,7 @@ func (s *SIP) known(id sipHdr, v []byte) {
 		s.FromUser, s.FromDomain, _ = splitURI(uri)
 		s.FromTag = findParam(params, &tagKey)
 	case hdrTo:
-		if user, host, _, tag, ok := nameAddr(v, true); ok {
+		if user, host, _, tag, ok := nameAddr(v, true, s.generic); ok {
 			s.ToUser, s.ToDomain, s.ToTag = user, host, tag
 			return
 		}
@@ -435,7 +449,7 @@ func (s *SIP) known(id sipHdr, v []byte) {
 		s.ToUser, s.ToDomain, _ = splitURI(uri)
 		s.ToTag = findParam(params, &tagKey)
 	case hdrVia:
-		if via1, branch, ok := firstVia(v); ok {
+		if via1, branch, ok := firstVia(v, s.generic); ok {
 			s.Via1, s.Via1Branch = via1, branch
 			return
 		}
@@ -447,7 +461,7 @@ func (s *SIP) known(id sipHdr, v []byte) {
 			s.badHdr = true
 		}
 	case hdrContact:
-		if user, host, port, _, ok := nameAddr(v, false); ok {
+		if user, host, port, _, ok := nameAddr(v, false, s.generic); ok {
 			s.ContactUser, s.ContactIP, s.ContactPort = user, host, port
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -57,13 +58,22 @@ func FuzzSIP(f *testing.F) {
 			t.Fatal("success without Call-ID")
 		}
 
-		// Same value again, then a fresh value.
-		for round, d := range []*SIP{s, {m: s.m}} {
+		// Same value again, then a fresh value, then one that uses the
+		// portable parsers only (on amd64 with AVX2 the others are the
+		// assembly ones of sipmask.go).
+		for round, d := range []*SIP{s, {m: s.m}, {m: s.m, generic: true}} {
 			if err2 := d.DecodeFrom(in); err2 != err1 {
 				t.Fatalf("round %d: error %v, first decode %v", round, err2, err1)
 			}
 			spans2, _ := sipSpans(d, in)
-			if !reflect.DeepEqual(spans1, spans2) || !reflect.DeepEqual(fields1, sipFields(d)) {
+			want := spans1
+			if d.generic {
+				// An empty slice's position means nothing, and slicing to
+				// zero capacity does not move the pointer: the two paths
+				// may leave an empty field at different places.
+				want, spans2 = emptyAnywhere(slices.Clone(spans1)), emptyAnywhere(spans2)
+			}
+			if !reflect.DeepEqual(want, spans2) || !reflect.DeepEqual(fields1, sipFields(d)) {
 				t.Fatalf("round %d: fields differ between decodes", round)
 			}
 		}
