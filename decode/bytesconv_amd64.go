@@ -49,11 +49,12 @@ func scanURIMarkSSE2(p []byte, n int) int
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasBMI2
 
 // nameAddrAVX2 fills r with the parts of v = p[:n] (p runs to the end of the
-// caller's capacity) and reports true, or reports false and leaves the
-// value to the general parsers (sipmask.go).
+// caller's capacity), a name-addr value or with bare set a URI alone, and
+// reports true, or reports false and leaves the value to the general
+// parsers (sipmask.go).
 //
 //go:noescape
-func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool
+func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool
 
 // viaAVX2 fills r with the parts of the Via value v = p[:n] (p runs to the
 // end of the caller's capacity) and reports true, or reports false and
@@ -63,8 +64,9 @@ func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool
 func viaAVX2(p []byte, n int, r *viaPos) bool
 
 // lfMasksAVX2 marks the LFs of p[:n] in out, 64 bytes per word, in up to
-// words words, and returns how many it filled (see bytesconv_amd64.s). p
+// words words (zeroing the rest up to out[words]), and returns how many it
+// filled (see bytesconv_amd64.s). p
 // runs to the end of the caller's capacity.
 //
 //go:noescape
-func lfMasksAVX2(p []byte, n int, out *[8]uint64, words int) int
+func lfMasksAVX2(p []byte, n int, out *[9]uint64, words int) int

@@ -238,17 +238,18 @@ GLOBL naConst<>(SB), RODATA|NOPTR, $0x140
 	SHLQ $32, DI; \
 	ORQ  DI, R
 
-// func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool
+// func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool
 //
 // nameAddrPos's positions for v = p[:n] (p runs to the end of the caller's
 // capacity), or false when v is not in one of the forms of sipmask.go or
-// its URI does not end within the first 64 bytes. The 64-byte window is read
+// its URI does not end within the first 64 bytes. With bare set v is a URI
+// alone (a Request-URI): splitURI's positions for all of v, n <= 64. The 64-byte window is read
 // from p when p holds 64 bytes or the window stays within p's 4 KiB page;
 // otherwise it returns false. Bytes past n never reach the masks.
 //
 // Masks (bit i for byte i): R9 '"', R10 '<' ',' ';', R11 '>', R12 '@' '?',
 // R13 ':', AX host end, CX trouble; R8 the first min(n, 64) bytes.
-TEXT ·nameAddrAVX2(SB), NOSPLIT, $0-41
+TEXT ·nameAddrAVX2(SB), NOSPLIT, $0-49
 	MOVQ p_base+0(FP), SI
 	MOVQ p_len+8(FP), BX
 	MOVQ n+24(FP), DX
@@ -301,6 +302,17 @@ nawindow:
 	CMPB -1(SI)(DX*1), $0x20
 	JEQ  nafail
 
+	CMPB bare+40(FP), $0
+	JEQ  naquote
+	// A bare URI: all of v.
+	CMPQ DX, $64
+	JA   nafail
+	XORL R10, R10
+	MOVQ DX, R11
+	MOVQ DX, R9
+	JMP  nauri
+
+naquote:
 	// CX = i, after the display name's closing quote.
 	XORL CX, CX
 	CMPB (SI), $0x22
@@ -514,12 +526,12 @@ natagend:
 	MOVQ AX, 56(DI)
 
 naok:
-	MOVB $1, ret+40(FP)
+	MOVB $1, ret+48(FP)
 	RET
 
 nafail:
 	VZEROUPPER
-	MOVB $0, ret+40(FP)
+	MOVB $0, ret+48(FP)
 	RET
 
 // Broadcast constants of viaAVX2, 32 bytes each.
@@ -777,12 +789,13 @@ vfail:
 BCAST32(lfConst, 0x000, 0x0a)
 GLOBL lfConst<>(SB), RODATA|NOPTR, $0x20
 
-// func lfMasksAVX2(p []byte, n int, out *[8]uint64, words int) int
+// func lfMasksAVX2(p []byte, n int, out *[9]uint64, words int) int
 //
 // Marks the LFs of p[:n] in out, 64 bytes per word (bit i of out[k] for
 // byte 64k+i), for up to words <= 8 words, and returns how many it filled: it
 // stops at n and before a 64-byte window that would run past p (which runs
-// to the end of the caller's capacity) onto another page.
+// to the end of the caller's capacity) onto another page. The words after
+// those, up to out[words], are zeroed.
 TEXT ·lfMasksAVX2(SB), NOSPLIT, $0-56
 	MOVQ p_base+0(FP), SI
 	MOVQ p_len+8(FP), BX
@@ -832,4 +845,16 @@ lfmcut:
 lfmdone:
 	VZEROUPPER
 	MOVQ R9, ret+48(FP)
+	// Zero the words after the last one filled, up to out[words], so that
+	// a line end looked for across a word boundary finds none there.
+	XORL AX, AX
+
+lfmzero:
+	CMPQ R9, R11
+	JA   lfmret
+	MOVQ AX, (DI)(R9*8)
+	INCQ R9
+	JMP  lfmzero
+
+lfmret:
 	RET

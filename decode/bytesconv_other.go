@@ -21,10 +21,10 @@ func scanURIMark(b []byte, i int) int { return scanURIMarkWords(b, i) }
 var useAVX2 = false
 
 // nameAddrAVX2 is never called here.
-func nameAddrAVX2(p []byte, n int, r *nameAddrPos) bool { return false }
+func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool { return false }
 
 // viaAVX2 is never called here.
 func viaAVX2(p []byte, n int, r *viaPos) bool { return false }
 
 // lfMasksAVX2 is never called here.
-func lfMasksAVX2(p []byte, n int, out *[8]uint64, words int) int { return 0 }
+func lfMasksAVX2(p []byte, n int, out *[9]uint64, words int) int { return 0 }

@@ -210,7 +210,11 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	s.Method, s.RURI = sl.method, sl.ruri
 	s.Status, s.StatusCode, s.ReplyReason = sl.status, sl.code, sl.reason
 	if s.RURI != nil {
-		s.RURIUser, s.RURIDomain, _ = splitURI(s.RURI)
+		if user, host, _, ok := uri(s.RURI, s.generic); ok {
+			s.RURIUser, s.RURIDomain = user, host
+		} else {
+			s.RURIUser, s.RURIDomain, _ = splitURI(s.RURI)
+		}
 	}
 
 	hdrEnd := -1
@@ -234,7 +238,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		end, next := len(data), len(data)
 		nl := -1
 		if o := pos - lf.base; o >= 0 && o < lf.n {
-			if m := lf.m[(o>>6)&7] >> uint(o&63); m != 0 {
+			if m := lf.at(pos); m != 0 {
 				nl = bits.TrailingZeros64(m)
 			} else {
 				nl = lf.lfNext(data, pos)

@@ -46,7 +46,7 @@ type nameAddrPos struct {
 // take the value (see above).
 func nameAddr(v []byte, withTag, generic bool) (user, host []byte, port uint16, tag []byte, ok bool) {
 	var r nameAddrPos
-	if !useAVX2 || generic || len(v) == 0 || !nameAddrAVX2(v[:cap(v)], len(v), &r) {
+	if !useAVX2 || generic || len(v) == 0 || !nameAddrAVX2(v[:cap(v)], len(v), &r, false) {
 		return nil, nil, 0, nil, false
 	}
 	if r.userS >= 0 {
@@ -64,6 +64,20 @@ func nameAddr(v []byte, withTag, generic bool) (user, host []byte, port uint16, 
 		}
 	}
 	return user, host, port, tag, true
+}
+
+// uri is splitURI(u) for a sip: or sips: URI of at most 64 bytes in the
+// forms nameAddr takes, from nameAddrAVX2; ok is false when it did not take
+// u or generic is set.
+func uri(u []byte, generic bool) (user, host []byte, port uint16, ok bool) {
+	var r nameAddrPos
+	if !useAVX2 || generic || len(u) == 0 || !nameAddrAVX2(u[:cap(u)], len(u), &r, true) {
+		return nil, nil, 0, false
+	}
+	if r.userS >= 0 {
+		user = u[r.userS:r.userE]
+	}
+	return user, u[r.hs:r.he], uint16(r.port), true
 }
 
 // viaPos is where viaAVX2 found the parts of a Via value v.
@@ -95,28 +109,37 @@ func firstVia(v []byte, generic bool) (via1, branch []byte, ok bool) {
 // each line to the next; lfNext fills them, 512 bytes at a time (most
 // messages' headers in one call; 256 measured 1 % slower on the capture).
 type lfState struct {
-	m       [8]uint64
+	m       [9]uint64 // m[8] and the words after the filled ones are 0
 	base, n int
 	generic bool // no masks: bytes.IndexByte finds every LF
 }
 
+// at returns the LF mask of the 64 bytes from pos on (bit i for
+// data[pos+i]), zero past the masks; pos must lie within them.
+func (l *lfState) at(pos int) uint64 {
+	o := uint(pos - l.base)
+	w, sh := (o>>6)&7, o&63
+	return l.m[w]>>sh | l.m[w+1]<<(64-sh)
+}
+
 // lfNext returns the index of the first LF of data[pos:], or -1: the slow
-// path of the header loop's search, for a line that runs past the word of
-// the masks it starts in, or past the masks.
+// path of the header loop's search, for a line longer than 64 bytes or one
+// that runs past the masks.
 func (l *lfState) lfNext(data []byte, pos int) int {
 	start := pos
 	for pos < len(data) {
 		if o := pos - l.base; o >= 0 && o < l.n {
-			if m := l.m[(o>>6)&7] >> uint(o&63); m != 0 {
+			if m := l.at(pos); m != 0 {
 				return pos + bits.TrailingZeros64(m) - start
 			}
-			pos = l.base + (o | 63) + 1 // the next word
+			// No LF in the 64 bytes from pos, or in the masks' rest.
+			pos = min(pos+64, l.base+l.n)
 			continue
 		}
 		if !useAVX2 || l.generic {
 			break
 		}
-		w := lfMasksAVX2(data[pos:cap(data)], len(data)-pos, &l.m, len(l.m))
+		w := lfMasksAVX2(data[pos:cap(data)], len(data)-pos, &l.m, 8)
 		if w == 0 {
 			break
 		}

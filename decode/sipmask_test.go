@@ -54,9 +54,9 @@ func checkNameAddr(t testing.TB, what string, v []byte) bool {
 	return true
 }
 
-func skipWithoutNameAddrAsm(t testing.TB) {
+func skipWithoutAVX2(t testing.TB) {
 	if !useAVX2 {
-		t.Skip("nameAddrAVX2 needs amd64 with AVX2 and BMI2; the general parsers decode every value here")
+		t.Skip("the assembly parsers need amd64 with AVX2 and BMI2; the general parsers decode every value here")
 	}
 }
 
@@ -107,7 +107,7 @@ func checkRandomValues(t *testing.T, r *rand.Rand, maxLen int, alphabet string, 
 // path and give the general parsers' results, and that the rest either
 // gives them too or is left to the general parsers.
 func TestNameAddrFast(t *testing.T) {
-	skipWithoutNameAddrAsm(t)
+	skipWithoutAVX2(t)
 	taken := []string{
 		`<sip:alice@example.com>;tag=1928301774`,
 		`"Alice" <sip:alice@example.com>;tag=1928301774`,
@@ -177,7 +177,7 @@ func TestNameAddrFast(t *testing.T) {
 // and the next page is not readable, and that start where a page starts
 // after one that is not, so that a read past either edge faults.
 func TestNameAddrPageEdges(t *testing.T) {
-	skipWithoutNameAddrAsm(t)
+	skipWithoutAVX2(t)
 	mid := guardedPage(t)
 	for _, s := range []string{`<sip:alice@example.com:5060>;tag=1928301774`, `sip:u@h`, `<sip:u@h>;tag=abcdefgh`} {
 		for n := 1; n <= len(s); n++ {
@@ -221,6 +221,7 @@ func FuzzNameAddr(f *testing.F) {
 		b := data[1:]
 		extra := min(int(data[0])%32, len(b))
 		checkNameAddr(t, "fuzz", b[:len(b)-extra])
+		checkURI(t, "fuzz", b[:len(b)-extra])
 	})
 }
 
@@ -246,7 +247,7 @@ func checkVia(t testing.TB, what string, v []byte) bool {
 // path and give the general parsers' results, and that the rest either
 // gives them too or is left to the general parsers.
 func TestFirstVia(t *testing.T) {
-	skipWithoutNameAddrAsm(t)
+	skipWithoutAVX2(t)
 	taken := []string{
 		`SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds`,
 		`SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport`,
@@ -293,7 +294,7 @@ func TestFirstVia(t *testing.T) {
 // TestFirstViaPageEdges runs firstVia on values at the edges of readable
 // memory (see TestNameAddrPageEdges).
 func TestFirstViaPageEdges(t *testing.T) {
-	skipWithoutNameAddrAsm(t)
+	skipWithoutAVX2(t)
 	mid := guardedPage(t)
 	s := `SIP/2.0/UDP 192.168.1.2:5060;received=80.230.219.70;rport=5060;branch=z9hG4bKnp104984053-44ce4a41`
 	for n := 1; n <= len(s); n++ {
@@ -374,4 +375,42 @@ func TestDecodeFromLineEnds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkURI compares uri with splitURI on u and reports whether uri took it.
+func checkURI(t testing.TB, what string, u []byte) bool {
+	t.Helper()
+	user, host, port, ok := uri(u, false)
+	if !ok {
+		return false
+	}
+	wu, wh, wp := splitURI(u)
+	got := fmt.Sprint(partOf(u, user), partOf(u, host), port)
+	want := fmt.Sprint(partOf(u, wu), partOf(u, wh), wp)
+	if got != want {
+		t.Fatalf("%s %q (cap %d): uri gives user, host, port %s; splitURI %s", what, u, cap(u), got, want)
+	}
+	return true
+}
+
+// TestURIFast checks the Request-URI form of nameAddrAVX2 against splitURI.
+func TestURIFast(t *testing.T) {
+	skipWithoutAVX2(t)
+	for _, s := range []string{
+		"sip:bob@biloxi.example.com", "sip:201@10.33.6.101;user=phone", "sips:u:pw@h:5061;transport=tls",
+		"sip:h", "sip:h:5060", "sip:a;b@c", "sip:a?b@c", "SIP:U@H", "sip:@h", "sip:u@", "sip:u@h:99999",
+		"sip:u@h?x=y", "sip:u@h,x", "sip:u@h>x",
+	} {
+		if !checkURI(t, "form", withCap(s, 64, ' ')) {
+			t.Errorf("%q took the general path", s)
+		}
+	}
+	for _, s := range []string{"", "tel:+1234", "sip:u@[::1]", " sip:u@h", "sip:u@h ", "sip:", "urn:x",
+		"sip:u@" + strings.Repeat("h", 64)} {
+		if checkURI(t, "edge", withCap(s, 64, ' ')) {
+			t.Errorf("%q took the one-pass path", s)
+		}
+	}
+	checkRandomValues(t, rand.New(rand.NewPCG(9, 10)), 70, `aZ09-._~@:;>?<,"= sipSIP`,
+		[]string{"sip:", "sips:", "sip:u@h", "sip:u@h:", "sip:u:p@"}, checkURI)
 }
