@@ -240,6 +240,12 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		if o := pos - lf.base; o >= 0 && o < lf.n {
 			if m := lf.at(pos); m != 0 {
 				nl = bits.TrailingZeros64(m)
+			} else if o+64 < lf.n {
+				if m := lf.at(pos + 64); m != 0 {
+					nl = 64 + bits.TrailingZeros64(m)
+				} else {
+					nl = lf.lfNext(data, pos)
+				}
 			} else {
 				nl = lf.lfNext(data, pos)
 			}
