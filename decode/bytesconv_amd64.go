@@ -46,7 +46,7 @@ func scanURIMarkSSE2(p []byte, n int) int
 
 // useAVX2 is whether the SIP decoder uses the AVX2 and BMI2 functions
 // below (sipmask.go): nameAddrAVX2, viaAVX2 and lfMasksAVX2.
-var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasBMI2
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 
 // nameAddrAVX2 fills r with the parts of v = p[:n] (p runs to the end of the
 // caller's capacity), a name-addr value or with bare set a URI alone, and

@@ -318,8 +318,8 @@ naquote:
 	CMPB (SI), $0x22
 	JNE  naj
 	ANDQ $-2, R9
-	BSFQ R9, CX
-	JZ   nafail
+	TZCNTQ R9, CX
+	JCS   nafail
 	INCQ CX
 	CMPQ CX, $64
 	JAE  nafail
@@ -329,8 +329,8 @@ naj:
 	MOVQ $-1, DI
 	SHLQ CX, DI
 	ANDQ DI, R10
-	BSFQ R10, R10
-	JZ   naend
+	TZCNTQ R10, R10
+	JCS   naend
 	CMPB (SI)(R10*1), $0x3c
 	JNE  naunbracketed
 	// <URI>: R10 = ub, R11 = ue, R9 = pb.
@@ -341,8 +341,8 @@ naj:
 	MOVQ $-1, DI
 	SHLQ CX, DI
 	ANDQ DI, R11
-	BSFQ R11, R11
-	JZ   nafail
+	TZCNTQ R11, R11
+	JCS   nafail
 	LEAQ 1(R11), R9
 	JMP  nauri
 
@@ -400,8 +400,8 @@ nascheme:
 	MOVQ  $-1, 0(DI)  // no user
 	MOVQ  R8, R10     // R10 = hs
 	ANDQ  CX, R12
-	BSFQ  R12, R12
-	JZ    nahost
+	TZCNTQ  R12, R12
+	JCS    nahost
 	CMPB  (SI)(R12*1), $0x40
 	JNE   nahost
 	// user: rs to the first ':' before the '@', or to the '@'.
@@ -411,8 +411,8 @@ nascheme:
 	ANDQ  CX, BX
 	ANDQ  R13, BX
 	MOVQ  R12, R10
-	BSFQ  BX, BX
-	CMOVQNE BX, R10
+	TZCNTQ  BX, BX
+	CMOVQCC BX, R10
 	MOVQ  R10, 8(DI)
 	LEAQ  1(R12), R10
 
@@ -432,8 +432,8 @@ nahost:
 	NOTQ  R12
 	ANDQ  R12, CX
 	ANDQ  AX, CX
-	BSFQ  CX, CX
-	CMOVQNE CX, BX
+	TZCNTQ  CX, CX
+	CMOVQCC CX, BX
 
 nahostdone:
 	MOVQ R10, 16(DI)
@@ -516,8 +516,8 @@ naport:
 	NOTQ R13
 	ANDQ R13, AX
 	ANDQ R12, AX
-	BSFQ AX, AX
-	JNZ  natagend
+	TZCNTQ AX, AX
+	JCC  natagend
 	CMPQ DX, $64
 	JA   naok
 	MOVQ DX, AX
@@ -649,10 +649,10 @@ vlimhigh:
 
 	// The first value ends at the first ',' (BX), unless a '"' comes
 	// first; firstValue trims it, so neither end may be white space.
-	BSFQ R9, BX
-	JNZ  vcomma
-	BSFQ R10, BX
-	JZ   vnocomma
+	TZCNTQ R9, BX
+	JCC  vcomma
+	TZCNTQ R10, BX
+	JCS   vnocomma
 	ADDQ $64, BX
 
 vcomma:
@@ -693,10 +693,10 @@ vsemis:
 
 vnext:
 	// CX = the next ';', taken out of the mask.
-	BSFQ R11, CX
-	JNZ  vlow
-	BSFQ R12, CX
-	JZ   vok // no branch parameter: nil
+	TZCNTQ R11, CX
+	JCC  vlow
+	TZCNTQ R12, CX
+	JCS   vok // no branch parameter: nil
 	BTRQ CX, R12
 	ADDQ $64, CX
 	JMP  vparam
@@ -752,10 +752,10 @@ vmatch:
 	MOVQ $-1, R8
 	SHLQ CX, R8
 	ANDQ R8, R13
-	BSFQ R13, R8
-	JNZ  vend
-	BSFQ AX, R8
-	JZ   vendall
+	TZCNTQ R13, R8
+	JCC  vend
+	TZCNTQ AX, R8
+	JCS   vendall
 	ADDQ $64, R8
 	JMP  vend
 
@@ -764,8 +764,8 @@ vmatchhigh:
 	MOVQ $-1, R8
 	SHLQ CX, R8
 	ANDQ AX, R8
-	BSFQ R8, R8
-	JZ   vendall
+	TZCNTQ R8, R8
+	JCS   vendall
 	ADDQ $64, R8
 	JMP  vend
 
