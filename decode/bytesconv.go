@@ -160,3 +160,32 @@ func scanURIMarkWords(b []byte, i int) int {
 	}
 	return n
 }
+
+// digitsWord reads the run of decimal digits at the start of b from one
+// eight-byte word: how many there are (k) and their value, with ok false
+// when it cannot tell (fewer than eight bytes of capacity, or eight digits
+// or more, which the caller reads a byte at a time). Bytes past len(b) may
+// be read but end the run at len(b). The value is that of the string of k
+// digits padded in front with zeros to eight, combined pairwise by three
+// multiplications (as in simdjson's parse_eight_digits_unrolled).
+func digitsWord(b []byte) (k int, n uint64, ok bool) {
+	if cap(b) < 8 {
+		return 0, 0, false
+	}
+	x := binary.LittleEndian.Uint64(b[:8]) - swarOnes*'0'
+	// A byte's high bit is set when it is not a digit: above 9 after the
+	// subtraction, or below '0' (the subtraction wrapped). A wrap borrows
+	// from the byte above it, so only the lowest flag is exact.
+	flags := ((x + swarOnes*0x76) | x) & swarHigh
+	if flags == 0 {
+		return 0, 0, false
+	}
+	k = min(bits.TrailingZeros64(flags)>>3, len(b))
+	if k == 0 {
+		return 0, 0, true
+	}
+	x <<= 8 * uint(8-k) // the k digits in the top bytes, zeros below
+	x = x*10 + x>>8
+	x = ((x&0x000000ff000000ff)*(100+1000000<<32) + (x>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
+	return k, x, true
+}

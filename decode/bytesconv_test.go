@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -117,5 +118,69 @@ func TestSIPScannersPageEdges(t *testing.T) {
 		for i := range mid {
 			mid[i] = 'a'
 		}
+	}
+}
+
+// TestDigitsWord compares digitsWord with a byte loop on every digit
+// string of up to four digits and random ones of up to eight, each followed
+// by every kind of byte, inside or past the slice.
+func TestDigitsWord(t *testing.T) {
+	loop := func(b []byte) (int, uint64) {
+		i, n := 0, uint64(0)
+		for i < len(b) && isDigit(b[i]) {
+			n = n*10 + uint64(b[i]-'0')
+			i++
+		}
+		return i, n
+	}
+	check := func(b []byte) {
+		k, n, ok := digitsWord(b)
+		wk, wn := loop(b)
+		if !ok {
+			// Only when it cannot read a word or the word is all digits
+			// (bytes past len(b) included).
+			if cap(b) >= 8 {
+				if ck, _ := loop(b[:8:8]); ck < 8 {
+					t.Fatalf("digitsWord(%q, cap %d) gave up", b, cap(b))
+				}
+			}
+			return
+		}
+		if k != wk || n != wn {
+			t.Fatalf("digitsWord(%q, cap %d) = %d, %d; want %d, %d", b, cap(b), k, n, wk, wn)
+		}
+	}
+	buf := make([]byte, 16)
+	for d := 0; d <= 4; d++ {
+		lim := 1
+		for range d {
+			lim *= 10
+		}
+		for v := 0; v < lim; v++ {
+			for _, next := range []byte{' ', '/', ':', 0, 0xff, '0', 'a'} {
+				s := fmt.Sprintf("%0*d", d, v)
+				if d == 0 {
+					s = ""
+				}
+				copy(buf, s)
+				for i := len(s); i < len(buf); i++ {
+					buf[i] = next
+				}
+				check(buf[:len(s)])
+				check(buf[:len(s)+1])
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 200000 {
+		n := r.IntN(10)
+		for i := range buf {
+			buf[i] = byte('0' + r.IntN(10))
+			if i >= n {
+				buf[i] = byte(r.IntN(256))
+			}
+		}
+		check(buf[:r.IntN(12)])
+		check(buf[:r.IntN(8) : 8+r.IntN(2)-1])
 	}
 }

@@ -542,9 +542,13 @@ func rankBetter(stored *uint8, r uint8) bool {
 func (s *SIP) cseq(v []byte) error {
 	// At most ten digits, so n cannot overflow before the range check.
 	i, n := 0, uint64(0)
-	for i < len(v) && i <= 10 && isDigit(v[i]) {
-		n = n*10 + uint64(v[i]-'0')
-		i++
+	if k, d, ok := digitsWord(v); ok {
+		i, n = k, d
+	} else {
+		for i < len(v) && i <= 10 && isDigit(v[i]) {
+			n = n*10 + uint64(v[i]-'0')
+			i++
+		}
 	}
 	if i == 0 || i > 10 || n > 1<<32-1 {
 		return ErrSIPBadHeader
