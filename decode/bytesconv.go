@@ -189,3 +189,29 @@ func digitsWord(b []byte) (k int, n uint64, ok bool) {
 	x = ((x&0x000000ff000000ff)*(100+1000000<<32) + (x>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
 	return k, x, true
 }
+
+// methodWord returns the length of the run of capitals 'A'-'Z' at the start
+// of b when a space ends it within the first eight bytes of b, else 0.
+// Capitals are token bytes and a space is not, so the run is skipToken's.
+func methodWord(b []byte) int {
+	if len(b) < 8 {
+		return 0
+	}
+	w := binary.LittleEndian.Uint64(b[:8])
+	sp := w ^ swarOnes*' '
+	// The lowest zero byte of sp is the first space: (x-1)&^x flags it
+	// exactly (borrows only run upwards from it).
+	m := (sp - swarOnes) &^ sp & swarHigh
+	if m == 0 {
+		return 0
+	}
+	k := bits.TrailingZeros64(m) >> 3
+	// Every byte below k is a capital: below 0x80, at least 'A' (+0x3f sets
+	// the top bit) and at most 'Z' (+0x25 does not); bytes above k only
+	// carry upwards, away from them.
+	hi := uint64(swarHigh) & (1<<(8*uint(k)) - 1)
+	if k == 0 || w&hi != 0 || (w+swarOnes*0x3f)&hi != hi || (w+swarOnes*0x25)&hi != 0 {
+		return 0
+	}
+	return k
+}

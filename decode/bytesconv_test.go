@@ -184,3 +184,28 @@ func TestDigitsWord(t *testing.T) {
 		check(buf[:r.IntN(8) : 8+r.IntN(2)-1])
 	}
 }
+
+// TestMethodWord checks that methodWord finds the methods agents write and
+// that whenever it finds a run it is skipToken's run, ended by a space.
+func TestMethodWord(t *testing.T) {
+	for _, m := range []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY", "MESSAGE", "PUBLISH"} {
+		if k := methodWord([]byte(m + " sip:x SIP/2.0")); k != len(m) {
+			t.Errorf("methodWord(%q ...) = %d", m, k)
+		}
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	alphabet := []byte("AZMaz09 -!\t\x00\x7f\x80\xff@[`{")
+	b := make([]byte, 12)
+	for range 500000 {
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+			if r.IntN(3) > 0 {
+				b[i] = byte('A' + r.IntN(26))
+			}
+		}
+		v := b[:8+r.IntN(5)]
+		if k := methodWord(v); k > 0 && (skipToken(v, 0) != k || v[k] != ' ') {
+			t.Fatalf("methodWord(%q) = %d, skipToken %d", v, k, skipToken(v, 0))
+		}
+	}
+}

@@ -704,7 +704,11 @@ type sipStartLine struct {
 // that parsed are kept.
 func (sl *sipStartLine) parse(line []byte) error {
 	if hasSIPSlash(line) {
-		sp := bytes.IndexByte(line, ' ')
+		// Nearly every status line starts "SIP/2.0 "; look there first.
+		sp := 7
+		if len(line) <= sp || line[sp] != ' ' {
+			sp = bytes.IndexByte(line, ' ')
+		}
 		if sp < 0 || !isSIPVersion(line[:sp]) {
 			return ErrNotSIP
 		}
@@ -734,7 +738,14 @@ func (sl *sipStartLine) parse(line []byte) error {
 	}
 	// There is a space at last, so the token run stops at or before it; it
 	// stops short when the method holds a byte that is not a token byte.
-	first := skipToken(line, 0)
+	// A method of at most seven capitals and its space, as agents write it,
+	// is found by one word test (see methodWord); skipToken reads the rest.
+	first := 0
+	if k := methodWord(line); k > 0 {
+		first = k
+	} else {
+		first = skipToken(line, 0)
+	}
 	if first == 0 || line[first] != ' ' {
 		return ErrSIPBadStartLine
 	}
