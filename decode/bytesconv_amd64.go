@@ -44,8 +44,8 @@ func scanClassSSE2(p []byte, n int, cls uint8) int
 //go:noescape
 func scanURIMarkSSE2(p []byte, n int) int
 
-// useAVX2 is whether the SIP decoder uses the AVX2 and BMI2 functions
-// below (sipmask.go): nameAddrAVX2, viaAVX2 and lfMasksAVX2.
+// useAVX2 is whether the SIP decoder uses the AVX2, BMI1 and BMI2
+// functions below (sipmask.go): nameAddrAVX2 and viaAVX2.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 
 // nameAddrAVX2 fills r with the parts of v = p[:n] (p runs to the end of the
@@ -62,11 +62,3 @@ func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool
 //
 //go:noescape
 func viaAVX2(p []byte, n int, r *viaPos) bool
-
-// lfMasksAVX2 marks the LFs of p[:n] in out, 64 bytes per word, in up to
-// words words (zeroing the rest up to out[words]), and returns how many it
-// filled (see bytesconv_amd64.s). p
-// runs to the end of the caller's capacity.
-//
-//go:noescape
-func lfMasksAVX2(p []byte, n int, out *[9]uint64, words int) int

@@ -25,6 +25,3 @@ func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool { return fals
 
 // viaAVX2 is never called here.
 func viaAVX2(p []byte, n int, r *viaPos) bool { return false }
-
-// lfMasksAVX2 is never called here.
-func lfMasksAVX2(p []byte, n int, out *[9]uint64, words int) int { return 0 }

@@ -198,8 +198,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 
 	pos := len(data)
 	line := data
-	lf := lfState{generic: s.generic}
-	if eol := lf.lfNext(data, 0); eol >= 0 {
+	if eol := bytes.IndexByte(data, '\n'); eol >= 0 {
 		line, pos = data[:eol], eol+1
 	}
 	var sl sipStartLine
@@ -236,23 +235,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 		// the loop, so that the common case keeps fewer values live across
 		// the search.
 		end, next := len(data), len(data)
-		nl := -1
-		if o := pos - lf.base; o >= 0 && o < lf.n {
-			if m := lf.at(pos); m != 0 {
-				nl = bits.TrailingZeros64(m)
-			} else if o+64 < lf.n {
-				if m := lf.at(pos + 64); m != 0 {
-					nl = 64 + bits.TrailingZeros64(m)
-				} else {
-					nl = lf.lfNext(data, pos)
-				}
-			} else {
-				nl = lf.lfNext(data, pos)
-			}
-		} else {
-			nl = lf.lfNext(data, pos)
-		}
-		if nl >= 0 {
+		if nl := bytes.IndexByte(data[pos:], '\n'); nl >= 0 {
 			next = pos + nl + 1
 			end = next - 1
 			if next < len(data) && (data[next] == ' ' || data[next] == '\t') {

@@ -1,12 +1,8 @@
 package decode
 
-import (
-	"bytes"
-	"math/bits"
-)
 
-// The header loop and the From, To, Contact and Via values with fewer
-// searches, on amd64 with AVX2 and BMI2 (bytesconv_amd64.s).
+// The From, To, Contact and Via values and the Request-URI with fewer
+// searches, on amd64 with AVX2, BMI1 and BMI2 (bytesconv_amd64.s).
 //
 // splitNameAddr, splitURI, splitHostPort and findParam each search the
 // value again, with a call per search: about ten calls for a From value,
@@ -26,9 +22,9 @@ import (
 // functions then decode the value. viaAVX2 does the same for firstValue and
 // findParam on a Via value, over 128 bytes. The results are the general
 // functions', byte for byte and slice for slice: TestNameAddrFast,
-// TestFirstVia, FuzzNameAddr, FuzzFirstVia; FuzzSIP, TestDecodeFromLineEnds
-// and TestPathSharedCaptures compare whole messages decoded with and
-// without them (SIP.generic).
+// TestFirstVia, TestURIFast, FuzzNameAddr, FuzzFirstVia; FuzzSIP,
+// TestDecodeFromLineEnds and TestPathSharedCaptures compare whole messages
+// decoded with and without them (SIP.generic).
 
 // nameAddrPos is where nameAddrAVX2 found the parts of a value v.
 type nameAddrPos struct {
@@ -100,55 +96,4 @@ func firstVia(v []byte, generic bool) (via1, branch []byte, ok bool) {
 		branch = via1[r.brS:r.brE]
 	}
 	return via1, branch, true
-}
-
-// lfState holds the LF masks of a stretch of a message, data[base:base+n]:
-// bit i of m[k] is set when data[base+64k+i] is a LF. DecodeFrom's header
-// loop finds the end of most lines from them with a shift and a bit scan
-// instead of a call to bytes.IndexByte per line, which is on the path from
-// each line to the next; lfNext fills them, 512 bytes at a time (most
-// messages' headers in one call; 256 measured 1 % slower on the capture).
-type lfState struct {
-	m       [9]uint64 // m[8] and the words after the filled ones are 0
-	base, n int
-	generic bool // no masks: bytes.IndexByte finds every LF
-}
-
-// at returns the LF mask of the 64 bytes from pos on (bit i for
-// data[pos+i]), zero past the masks; pos must lie within them.
-func (l *lfState) at(pos int) uint64 {
-	o := uint(pos - l.base)
-	w, sh := (o>>6)&7, o&63
-	return l.m[w]>>sh | l.m[w+1]<<(64-sh)
-}
-
-// lfNext returns the index of the first LF of data[pos:], or -1: the slow
-// path of the header loop's search, for a line longer than 64 bytes or one
-// that runs past the masks.
-func (l *lfState) lfNext(data []byte, pos int) int {
-	start := pos
-	for pos < len(data) {
-		if o := pos - l.base; o >= 0 && o < l.n {
-			if m := l.at(pos); m != 0 {
-				return pos + bits.TrailingZeros64(m) - start
-			}
-			// No LF in the 64 bytes from pos, or in the masks' rest.
-			pos = min(pos+64, l.base+l.n)
-			continue
-		}
-		if !useAVX2 || l.generic {
-			break
-		}
-		w := lfMasksAVX2(data[pos:cap(data)], len(data)-pos, &l.m, 8)
-		if w == 0 {
-			break
-		}
-		l.base, l.n = pos, min(w*64, len(data)-pos)
-	}
-	if pos < len(data) {
-		if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
-			return pos + i - start
-		}
-	}
-	return -1
 }

@@ -335,9 +335,9 @@ func FuzzFirstVia(f *testing.F) {
 	})
 }
 
-// TestDecodeFromLineEnds moves every line end of a message across the
-// 64-byte words and 256-byte stretches of the header loop's LF masks, with
-// lines from empty to longer than a stretch and folded lines, and compares
+// TestDecodeFromLineEnds moves every line of a message across 64-byte
+// boundaries and the 64- and 128-byte windows of the assembly parsers, with
+// lines from empty to longer than 256 bytes and folded lines, and compares
 // DecodeFrom with and without the assembly parsers, slice for slice.
 func TestDecodeFromLineEnds(t *testing.T) {
 	lines := []string{
