@@ -181,7 +181,7 @@ func TestDigitsWord(t *testing.T) {
 			}
 		}
 		check(buf[:r.IntN(12)])
-		check(buf[:r.IntN(8) : 8+r.IntN(2)-1])
+		check(buf[: r.IntN(8) : 8+r.IntN(2)-1])
 	}
 }
 

@@ -209,8 +209,8 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	s.Method, s.RURI = sl.method, sl.ruri
 	s.Status, s.StatusCode, s.ReplyReason = sl.status, sl.code, sl.reason
 	if s.RURI != nil {
-		if user, host, _, ok := uri(s.RURI, s.generic); ok {
-			s.RURIUser, s.RURIDomain = user, host
+		if r := (nameAddrPos{}); r.take(s.RURI, true, s.generic) {
+			s.RURIUser, s.RURIDomain = r.user(s.RURI), r.host(s.RURI)
 		} else {
 			s.RURIUser, s.RURIDomain, _ = splitURI(s.RURI)
 		}
@@ -426,24 +426,28 @@ func (s *SIP) known(id sipHdr, v []byte) {
 	case hdrCallID:
 		s.CallID = v
 	case hdrFrom:
-		if user, host, _, tag, ok := nameAddr(v, true, s.generic); ok {
-			s.FromUser, s.FromDomain, s.FromTag = user, host, tag
+		var r nameAddrPos
+		if r.take(v, false, s.generic) {
+			s.FromUser, s.FromDomain, s.FromTag = r.user(v), r.host(v), r.tag(v)
 			return
 		}
 		uri, params := splitNameAddr(v)
 		s.FromUser, s.FromDomain, _ = splitURI(uri)
 		s.FromTag = findParam(params, &tagKey)
 	case hdrTo:
-		if user, host, _, tag, ok := nameAddr(v, true, s.generic); ok {
-			s.ToUser, s.ToDomain, s.ToTag = user, host, tag
+		var r nameAddrPos
+		if r.take(v, false, s.generic) {
+			s.ToUser, s.ToDomain, s.ToTag = r.user(v), r.host(v), r.tag(v)
 			return
 		}
 		uri, params := splitNameAddr(v)
 		s.ToUser, s.ToDomain, _ = splitURI(uri)
 		s.ToTag = findParam(params, &tagKey)
 	case hdrVia:
-		if via1, branch, ok := firstVia(v, s.generic); ok {
-			s.Via1, s.Via1Branch = via1, branch
+		var r viaPos
+		if r.take(v, s.generic) {
+			s.Via1 = v[:r.e1]
+			s.Via1Branch = r.branch(s.Via1)
 			return
 		}
 		s.Via1 = firstValue(v)
@@ -454,8 +458,9 @@ func (s *SIP) known(id sipHdr, v []byte) {
 			s.badHdr = true
 		}
 	case hdrContact:
-		if user, host, port, _, ok := nameAddr(v, false, s.generic); ok {
-			s.ContactUser, s.ContactIP, s.ContactPort = user, host, port
+		var r nameAddrPos
+		if r.take(v, false, s.generic) {
+			s.ContactUser, s.ContactIP, s.ContactPort = r.user(v), r.host(v), uint16(r.port)
 			return
 		}
 		uri, _ := splitNameAddr(v)

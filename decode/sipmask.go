@@ -1,6 +1,5 @@
 package decode
 
-
 // The From, To, Contact and Via values and the Request-URI with fewer
 // searches, on amd64 with AVX2, BMI1 and BMI2 (bytesconv_amd64.s).
 //
@@ -37,29 +36,46 @@ type nameAddrPos struct {
 	tagS, tagE int
 }
 
+// take fills r from nameAddrAVX2 for the name-addr value v (or with bare,
+// the URI v) and reports whether it took v; it is small enough to be inlined
+// where the fields are stored, so that taking a value costs one call.
+func (r *nameAddrPos) take(v []byte, bare, generic bool) bool {
+	return useAVX2 && !generic && len(v) > 0 && nameAddrAVX2(v[:cap(v)], len(v), r, bare)
+}
+
+// user and host return the URI's user (nil when it has none) and host in v.
+func (r *nameAddrPos) user(v []byte) []byte {
+	if r.userS < 0 {
+		return nil
+	}
+	return v[r.userS:r.userE]
+}
+
+func (r *nameAddrPos) host(v []byte) []byte { return v[r.hs:r.he] }
+
+// tag returns findParam's tag of the parameters after the URI in v.
+func (r *nameAddrPos) tag(v []byte) []byte {
+	switch {
+	case r.tagS < 0:
+		return findParam(v[r.pb:], &tagKey)
+	case r.tagE < 0:
+		return v[r.tagS:scanParamEnd(v, max(r.tagS, 64))]
+	}
+	return v[r.tagS:r.tagE]
+}
+
 // nameAddr is splitNameAddr and splitURI on its URI, and findParam for the
 // tag when withTag is set, from nameAddrAVX2; ok is false when it did not
-// take the value (see above).
+// take the value (see above) or generic is set.
 func nameAddr(v []byte, withTag, generic bool) (user, host []byte, port uint16, tag []byte, ok bool) {
 	var r nameAddrPos
-	if !useAVX2 || generic || len(v) == 0 || !nameAddrAVX2(v[:cap(v)], len(v), &r, false) {
+	if !r.take(v, false, generic) {
 		return nil, nil, 0, nil, false
 	}
-	if r.userS >= 0 {
-		user = v[r.userS:r.userE]
-	}
-	host, port = v[r.hs:r.he], uint16(r.port)
 	if withTag {
-		switch {
-		case r.tagS < 0:
-			tag = findParam(v[r.pb:], &tagKey)
-		case r.tagE < 0:
-			tag = v[r.tagS:scanParamEnd(v, max(r.tagS, 64))]
-		default:
-			tag = v[r.tagS:r.tagE]
-		}
+		tag = r.tag(v)
 	}
-	return user, host, port, tag, true
+	return r.user(v), r.host(v), uint16(r.port), tag, true
 }
 
 // uri is splitURI(u) for a sip: or sips: URI of at most 64 bytes in the
@@ -67,13 +83,10 @@ func nameAddr(v []byte, withTag, generic bool) (user, host []byte, port uint16, 
 // u or generic is set.
 func uri(u []byte, generic bool) (user, host []byte, port uint16, ok bool) {
 	var r nameAddrPos
-	if !useAVX2 || generic || len(u) == 0 || !nameAddrAVX2(u[:cap(u)], len(u), &r, true) {
+	if !r.take(u, true, generic) {
 		return nil, nil, 0, false
 	}
-	if r.userS >= 0 {
-		user = u[r.userS:r.userE]
-	}
-	return user, u[r.hs:r.he], uint16(r.port), true
+	return r.user(u), r.host(u), uint16(r.port), true
 }
 
 // viaPos is where viaAVX2 found the parts of a Via value v.
@@ -82,18 +95,30 @@ type viaPos struct {
 	brS, brE int // v[brS:brE] is its branch; brS < 0: none
 }
 
+// take fills r from viaAVX2 for the Via value v and reports whether it took
+// v (see firstVia).
+func (r *viaPos) take(v []byte, generic bool) bool {
+	return useAVX2 && !generic && len(v) > 0 && viaAVX2(v[:cap(v)], len(v), r)
+}
+
+// branch returns the branch parameter of the first value in v, nil when
+// there is none.
+func (r *viaPos) branch(v []byte) []byte {
+	if r.brS < 0 {
+		return nil
+	}
+	return v[r.brS:r.brE]
+}
+
 // firstVia is firstValue(v) and findParam on it for branch, from viaAVX2;
-// ok is false when generic is set or it did not take the value: the first value does not end
-// within the first 128 bytes, holds a '"' before its ',' or white space at
-// an end, or findParam would walk a parameter token by token.
+// ok is false when generic is set or it did not take the value: the first
+// value does not end within the first 128 bytes, holds a '"' before its ','
+// or white space at an end, or findParam would walk a parameter token by
+// token.
 func firstVia(v []byte, generic bool) (via1, branch []byte, ok bool) {
 	var r viaPos
-	if !useAVX2 || generic || len(v) == 0 || !viaAVX2(v[:cap(v)], len(v), &r) {
+	if !r.take(v, generic) {
 		return nil, nil, false
 	}
-	via1 = v[:r.e1]
-	if r.brS >= 0 {
-		branch = via1[r.brS:r.brE]
-	}
-	return via1, branch, true
+	return v[:r.e1], r.branch(v[:r.e1]), true
 }
