@@ -397,7 +397,7 @@ nascheme:
 	NOTQ  DI
 	ANDQ  DI, CX
 	MOVQ  r+32(FP), DI
-	MOVQ  $-1, 0(DI)  // no user
+	MOVL  $-1, 0(DI)  // no user
 	MOVQ  R8, R10     // R10 = hs
 	ANDQ  CX, R12
 	TZCNTQ  R12, R12
@@ -405,7 +405,7 @@ nascheme:
 	CMPB  (SI)(R12*1), $0x40
 	JNE   nahost
 	// user: rs to the first ':' before the '@', or to the '@'.
-	MOVQ  R8, 0(DI)
+	MOVL  R8, 0(DI)
 	MOVQ  $-1, BX
 	BZHIQ R12, BX, BX
 	ANDQ  CX, BX
@@ -413,7 +413,7 @@ nascheme:
 	MOVQ  R12, R10
 	TZCNTQ  BX, BX
 	CMOVQCC BX, R10
-	MOVQ  R10, 8(DI)
+	MOVL  R10, 4(DI)
 	LEAQ  1(R12), R10
 
 nahost:
@@ -436,8 +436,8 @@ nahost:
 	CMOVQCC CX, BX
 
 nahostdone:
-	MOVQ R10, 16(DI)
-	MOVQ BX, 24(DI)
+	MOVL R10, 8(DI)
+	MOVL BX, 12(DI)
 	// port: up to six digits after ':' are read; 1-5 and at most 65535.
 	XORL R12, R12
 	CMPQ BX, R11
@@ -474,12 +474,12 @@ naportbad:
 	XORL R12, R12
 
 naport:
-	MOVQ R12, 32(DI)
-	MOVQ R9, 40(DI)
+	MOVL R12, 16(DI)
+	MOVL R9, 20(DI)
 	// tag: ";tag=" at pb (as findParam's word test, with eight bytes of
 	// the caller's capacity after the ';') and a value that starts with
 	// neither '"' nor white space; it ends at a host end other than ':'.
-	MOVQ $-1, 48(DI)
+	MOVL $-1, 24(DI)
 	LEAQ 1(R9), R10
 	CMPQ R10, DX
 	JAE  naok
@@ -506,8 +506,8 @@ naport:
 	JEQ  naok
 	CMPB R12, $0x0d
 	JEQ  naok
-	MOVQ R10, 48(DI)
-	MOVQ $-1, 56(DI)
+	MOVL R10, 24(DI)
+	MOVL $-1, 28(DI)
 	CMPQ R10, $64
 	JAE  naok
 	MOVQ R10, CX
@@ -523,7 +523,7 @@ naport:
 	MOVQ DX, AX
 
 natagend:
-	MOVQ AX, 56(DI)
+	MOVL AX, 28(DI)
 
 naok:
 	MOVB $1, ret+48(FP)
@@ -673,8 +673,8 @@ vnocomma:
 
 vbranch:
 	MOVQ r+32(FP), DI
-	MOVQ BX, 0(DI)
-	MOVQ $-1, 8(DI)
+	MOVL BX, 0(DI)
+	MOVL $-1, 4(DI)
 	// ';' and value ends within the first value only.
 	MOVQ  $-1, R8
 	BZHIQ BX, R8, R8
@@ -774,8 +774,8 @@ vendall:
 
 vend:
 	MOVQ r+32(FP), DI
-	MOVQ R9, 8(DI)
-	MOVQ R8, 16(DI)
+	MOVL R9, 4(DI)
+	MOVL R8, 8(DI)
 
 vok:
 	MOVB $1, ret+40(FP)

@@ -27,13 +27,13 @@ package decode
 
 // nameAddrPos is where nameAddrAVX2 found the parts of a value v.
 type nameAddrPos struct {
-	userS, userE int // v[userS:userE] is the URI's user; userS < 0: none
-	hs, he       int // v[hs:he] is its host
-	port         int // its port, 0 when absent or invalid
-	pb           int // v[pb:] is what splitNameAddr returns after the URI
+	userS, userE int32 // v[userS:userE] is the URI's user; userS < 0: none
+	hs, he       int32 // v[hs:he] is its host
+	port         int32 // its port, 0 when absent or invalid
+	pb           int32 // v[pb:] is what splitNameAddr returns after the URI
 	// v[tagS:tagE] is the tag; tagS < 0: findParam(v[pb:]) decides;
 	// tagE < 0: the tag runs on past the window, to scanParamEnd.
-	tagS, tagE int
+	tagS, tagE int32
 }
 
 // take fills r from nameAddrAVX2 for the name-addr value v (or with bare,
@@ -59,7 +59,7 @@ func (r *nameAddrPos) tag(v []byte) []byte {
 	case r.tagS < 0:
 		return findParam(v[r.pb:], &tagKey)
 	case r.tagE < 0:
-		return v[r.tagS:scanParamEnd(v, max(r.tagS, 64))]
+		return v[r.tagS:scanParamEnd(v, int(max(r.tagS, 64)))]
 	}
 	return v[r.tagS:r.tagE]
 }
@@ -91,8 +91,8 @@ func uri(u []byte, generic bool) (user, host []byte, port uint16, ok bool) {
 
 // viaPos is where viaAVX2 found the parts of a Via value v.
 type viaPos struct {
-	e1       int // v[:e1] is firstValue(v)
-	brS, brE int // v[brS:brE] is its branch; brS < 0: none
+	e1       int32 // v[:e1] is firstValue(v)
+	brS, brE int32 // v[brS:brE] is its branch; brS < 0: none
 }
 
 // take fills r from viaAVX2 for the Via value v and reports whether it took
