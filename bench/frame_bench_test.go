@@ -36,6 +36,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -360,6 +361,21 @@ func newPath(tb testing.TB) *decode.Path {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+var writeCapture = flag.String("write-capture", "", "TestWriteFrameCapture writes the FrameCapture benchmark's capture files into this folder (for scripts/capture-ab.sh).")
+
+// TestWriteFrameCapture writes the benchmark capture to -write-capture's
+// folder and does nothing without it.
+func TestWriteFrameCapture(t *testing.T) {
+	if *writeCapture == "" {
+		t.Skip("no -write-capture folder given")
+	}
+	if err := os.MkdirAll(*writeCapture, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	paths, size := genCapture(t, *writeCapture, frameBenchMessages, frameBenchFiles)
+	t.Logf("%d files, %d bytes, %d SIP messages in %s", len(paths), size, frameBenchMessages, *writeCapture)
 }
 
 func BenchmarkFrameCapture(b *testing.B) {
