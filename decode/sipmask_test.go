@@ -140,6 +140,16 @@ func TestNameAddrFast(t *testing.T) {
 		`<sip:u@h>;tag=1?2`,
 		`<sip:u@h>;tag=` + "very-long-tag-value-that-runs-past-the-sixty-four-byte-window;x=1",
 		`<sip:u@h>;tag=` + "very-long-tag-value-that-runs-past-the-sixty-four-byte-window",
+		`<sip:u@h>;tag=` + strings.Repeat("t", 120) + ";x",
+		`<sip:u@h>;tag=` + strings.Repeat("t", 120),
+		`<sip:u@h>;tag=` + strings.Repeat("t", 100) + ">x",
+	}
+	// The tag's value starting at every position around byte 64, its end
+	// on either side of byte 128.
+	for ulen := 40; ulen <= 64; ulen++ {
+		for _, tail := range []string{";x", "", " x", strings.Repeat("y", 70) + ";z"} {
+			taken = append(taken, "<sip:"+strings.Repeat("u", ulen-8)+"@h>;tag=abc"+tail)
+		}
 	}
 	for _, s := range taken {
 		// With less than 64 bytes of capacity the window is read only
