@@ -19,4 +19,9 @@
 // bytes at a time: a last short block is read up to fifteen bytes past the
 // capacity, or up to fifteen bytes before the scan's start, but only on the
 // 4 KiB pages the scanned bytes lie on, as the runtime's IndexByte does.
+// Where the CPU has AVX2, BMI1 and BMI2, From, To, Contact, the Request-URI
+// and the first Via are parsed by one AVX2 call each (sipmask.go), which
+// reads a 64- or 128-byte window from the value's start when the capacity
+// holds it or it stays within the value's page, and otherwise leaves the
+// value to the portable parsers; both give the same fields.
 package decode
