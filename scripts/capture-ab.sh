@@ -35,16 +35,8 @@ if [ ! -f "$capdir/frames-09.pcap" ]; then
 	(cd "$repo" && go test ./bench -run '^TestWriteFrameCapture$' -count 1 -args -write-capture "$capdir")
 fi
 
-mkdir -p "$tmp/old" "$tmp/ab"
-git -C "$repo" archive "$rev" decode | tar -x -C "$tmp/old" --strip-components=1
-rm -f "$tmp"/old/*_test.go
-sed -e 's#^module .*#module decodeab#' "$repo/go.mod" >"$tmp/go.mod"
-cp "$repo/go.sum" "$tmp/go.sum"
-cat >>"$tmp/go.mod" <<EOF
-
-require github.com/sipcap/appliance v0.0.0
-replace github.com/sipcap/appliance => $repo
-EOF
+. "$repo/scripts/ab-module.sh"
+ab_module "$rev" "$repo" "$tmp"
 
 cat >"$tmp/ab/main.go" <<'EOF'
 package main
