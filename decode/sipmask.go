@@ -64,31 +64,6 @@ func (r *nameAddrPos) tag(v []byte) []byte {
 	return v[r.tagS:r.tagE]
 }
 
-// nameAddr is splitNameAddr and splitURI on its URI, and findParam for the
-// tag when withTag is set, from nameAddrAVX2; ok is false when it did not
-// take the value (see above) or generic is set.
-func nameAddr(v []byte, withTag, generic bool) (user, host []byte, port uint16, tag []byte, ok bool) {
-	var r nameAddrPos
-	if !r.take(v, false, generic) {
-		return nil, nil, 0, nil, false
-	}
-	if withTag {
-		tag = r.tag(v)
-	}
-	return r.user(v), r.host(v), uint16(r.port), tag, true
-}
-
-// uri is splitURI(u) for a sip: or sips: URI of at most 64 bytes in the
-// forms nameAddr takes, from nameAddrAVX2; ok is false when it did not take
-// u or generic is set.
-func uri(u []byte, generic bool) (user, host []byte, port uint16, ok bool) {
-	var r nameAddrPos
-	if !r.take(u, true, generic) {
-		return nil, nil, 0, false
-	}
-	return r.user(u), r.host(u), uint16(r.port), true
-}
-
 // viaPos is where viaAVX2 found the parts of a Via value v.
 type viaPos struct {
 	e1       int32 // v[:e1] is firstValue(v)
@@ -108,17 +83,4 @@ func (r *viaPos) branch(v []byte) []byte {
 		return nil
 	}
 	return v[r.brS:r.brE]
-}
-
-// firstVia is firstValue(v) and findParam on it for branch, from viaAVX2;
-// ok is false when generic is set or it did not take the value: the first
-// value does not end within the first 128 bytes, holds a '"' before its ','
-// or white space at an end, or findParam would walk a parameter token by
-// token.
-func firstVia(v []byte, generic bool) (via1, branch []byte, ok bool) {
-	var r viaPos
-	if !r.take(v, generic) {
-		return nil, nil, false
-	}
-	return v[:r.e1], r.branch(v[:r.e1]), true
 }
