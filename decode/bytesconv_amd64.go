@@ -62,3 +62,11 @@ func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool
 //
 //go:noescape
 func viaAVX2(p []byte, n int, r *viaPos) bool
+
+// sipLinesAVX2 walks the common header lines of data from pos into out
+// (sipmask.go, sipLine) and returns how many it wrote, the offset of the
+// line it stopped at and unfilled without the bits of the ids it recorded
+// first lines of.
+//
+//go:noescape
+func sipLinesAVX2(data []byte, pos int, out *[sipLinesMax]sipLine, unfilled, idMask uint64) (n, next int, left uint64)

@@ -1,3 +1,4 @@
+#include "go_asm.h"
 #include "textflag.h"
 
 // SSE2 forms of the scanners in bytesconv.go, sixteen bytes per step. Every
@@ -784,4 +785,223 @@ vok:
 vfail:
 	VZEROUPPER
 	MOVB $0, ret+40(FP)
+	RET
+
+// Broadcast constants of sipLinesAVX2: ':', 0x20, LF.
+BCAST32(slConst, 0x00, 0x3a)
+BCAST32(slConst, 0x20, 0x20)
+BCAST32(slConst, 0x40, 0x0a)
+GLOBL slConst<>(SB), RODATA|NOPTR, $0x60
+
+// slKeep is 24 bytes of 0xff, then 24 of 0 (the name keys' masks).
+DATA slKeep<>+0x00(SB)/8, $-1
+DATA slKeep<>+0x08(SB)/8, $-1
+DATA slKeep<>+0x10(SB)/8, $-1
+DATA slKeep<>+0x18(SB)/8, $0
+DATA slKeep<>+0x20(SB)/8, $0
+DATA slKeep<>+0x28(SB)/8, $0
+GLOBL slKeep<>(SB), RODATA|NOPTR, $0x30
+
+// func sipLinesAVX2(data []byte, pos int, out *[sipLinesMax]sipLine, unfilled, idMask uint64) (n, next int, left uint64)
+//
+// Walks the header lines of data from pos while each is the common case
+// and reports them in out (sipmask.go says what each record holds). The
+// common case: a name of 1 to 23 bytes that sipNameEntries knows,
+// directly followed by the colon (no byte below 0x20 or above 0x7f before
+// it); a LF within data whose next byte is in data and is neither SP nor HT
+// (no fold); a value that, without one SP after the colon and the CR before
+// the LF, neither starts nor ends with a byte at most SP. It stops at the first line that is not (the empty line
+// ending the headers among them) or when out is full, and returns how many
+// records it wrote, the offset of the line it stopped at and unfilled
+// without the bits of the ids whose first line it recorded. A line whose
+// id has its bit in neither unfilled nor idMask is passed over unrecorded,
+// as DecodeFrom's loop passes it. The name keys, their hash and the table
+// are DecodeFrom's own. The 64 bytes from a line start and each 32 after
+// them are read whole when data holds them or they stay within one 4 KiB
+// page (else the walk stops there). A byte read past len(data) can only
+// make the walk stop: every line it records has its colon, its LF and the
+// byte after the LF within data.
+//
+// Registers: SI data, BX len(data), DI line start, R8 out, CX n, R15
+// unfilled; Y1 ':', Y2 0x20, Y3 LF.
+TEXT ·sipLinesAVX2(SB), NOSPLIT, $0-80
+	MOVQ data_base+0(FP), SI
+	MOVQ data_len+8(FP), BX
+	MOVQ pos+24(FP), DI
+	MOVQ out+32(FP), R8
+	MOVQ unfilled+40(FP), R15
+	XORQ CX, CX
+	VMOVDQU slConst<>+0x00(SB), Y1
+	VMOVDQU slConst<>+0x20(SB), Y2
+	VMOVDQU slConst<>+0x40(SB), Y3
+
+slline:
+	CMPQ CX, $const_sipLinesMax
+	JAE  sldone
+	LEAQ 64(DI), AX
+	CMPQ AX, BX
+	JBE  slread
+
+	// Fewer than 64 bytes left: the window is read all the same when it
+	// stays within one 4 KiB page.
+	LEAQ (SI)(DI*1), AX
+	ANDL $4095, AX
+	CMPL AX, $4032
+	JA   sldone
+
+slread:
+	// Colons (AX), stop bytes (DX: below 0x20 or above 0x7f, a signed
+	// compare) among the 32 bytes at the line start and LFs (R9) among 64.
+	VMOVDQU   (SI)(DI*1), Y0
+	VMOVDQU   32(SI)(DI*1), Y7
+	VPCMPEQB  Y1, Y0, Y4
+	VPCMPGTB  Y0, Y2, Y5
+	VPCMPEQB  Y3, Y0, Y6
+	VPCMPEQB  Y3, Y7, Y8
+	VPMOVMSKB Y4, AX
+	VPMOVMSKB Y5, DX
+	VPMOVMSKB Y6, R9
+	VPMOVMSKB Y8, R10
+	SHLQ      $32, R10
+	ORQ       R10, R9
+	ORL       AX, DX
+	TZCNTL    DX, R10 // k: the first colon or stop byte
+	JCS       sldone  // neither in 32 bytes
+	BTL       R10, AX
+	JCC       sldone  // a stop byte first
+	TESTL     R10, R10
+	JZ        sldone  // no name
+	CMPL      R10, $24
+	JAE       sldone  // longer than the keys
+
+	// The name's keys: its words ORed with 0x20 and ANDed with the bytes
+	// of slKeep at 24-k, 32-k and 40-k (0xff for the name's bytes, 0 past
+	// them), without a branch on the name's length.
+	MOVQ $0x2020202020202020, R12
+	LEAQ slKeep<>+24(SB), DX
+	SUBQ R10, DX
+	MOVQ (SI)(DI*1), R11
+	MOVQ 8(SI)(DI*1), R13
+	MOVQ 16(SI)(DI*1), R14
+	ORQ  R12, R11
+	ORQ  R12, R13
+	ORQ  R12, R14
+	ANDQ (DX), R11  // k0
+	ANDQ 8(DX), R13 // k1
+	ANDQ 16(DX), R14 // k2
+
+slkeys:
+	// sipNameHash: ((k0 ^ k1*3 ^ k2*5) * mul) >> (64 - sipNameHashBits)
+	LEAQ  (R13)(R13*2), AX
+	XORQ  R11, AX
+	LEAQ  (R14)(R14*4), DX
+	XORQ  DX, AX
+	MOVQ  $const_sipNameHashMul, DX
+	IMULQ DX, AX
+	SHRQ  $(64-const_sipNameHashBits), AX
+	SHLQ  $5, AX // 32-byte entries
+	LEAQ  ·sipNameEntries(SB), DX
+	ADDQ  AX, DX
+	CMPQ  sipNameEntry_k0(DX), R11
+	JNE   sldone // not a known name
+	CMPQ  sipNameEntry_k1(DX), R13
+	JNE   sldone
+	CMPQ  sipNameEntry_k2(DX), R14
+	JNE   sldone
+	MOVBQZX sipNameEntry_id(DX), R11 // id
+
+	// The LF: in the 64 bytes already read (none is before the colon),
+	// else 32 bytes at a time after them, read as the window above.
+	TZCNTQ R9, R9
+	JCC    slfound
+	LEAQ   64(DI), AX
+
+sllf:
+	CMPQ AX, BX
+	JAE  sldone // no LF
+	LEAQ 32(AX), DX
+	CMPQ DX, BX
+	JBE  sllfread
+	LEAQ (SI)(AX*1), DX
+	ANDL $4095, DX
+	CMPL DX, $4064
+	JA   sldone
+
+sllfread:
+	VMOVDQU   (SI)(AX*1), Y6
+	VPCMPEQB  Y3, Y6, Y6
+	VPMOVMSKB Y6, R9
+	TZCNTL    R9, R9
+	JCC       sllfat
+	ADDQ      $32, AX
+	JMP       sllf
+
+sllfat:
+	ADDQ AX, R9
+	SUBQ DI, R9
+
+slfound:
+	// R9: the LF's offset from the line start; R12: the next line.
+	LEAQ    1(DI)(R9*1), R12
+	CMPQ    R12, BX
+	JAE     sldone // nothing after the LF
+	MOVBLZX (SI)(R12*1), AX
+	CMPB    AX, $0x20
+	JEQ     sldone // a folded line
+	CMPB    AX, $0x09
+	JEQ     sldone
+
+	// Passed over unless unfilled or idMask has the id's bit.
+	MOVQ idMask+48(FP), AX
+	ORQ  R15, AX
+	BTQ  R11, AX
+	JCC  slnext
+
+	// The value: after the colon and one SP, before the LF and one CR.
+	LEAQ    1(DI)(R10*1), R13 // value start
+	LEAQ    (DI)(R9*1), R14   // value end
+	CMPQ    R13, R14
+	JAE     slrec
+	CMPB    (SI)(R13*1), $0x20
+	JNE     slcr
+	INCQ    R13
+	CMPQ    R13, R14
+	JAE     slrec
+
+slcr:
+	CMPB -1(SI)(R14*1), $0x0d
+	JNE  slends
+	DECQ R14
+	CMPQ R13, R14
+	JAE  slrec
+
+slends:
+	// White space left at either end: DecodeFrom trims it.
+	CMPB (SI)(R13*1), $0x20
+	JLS  sldone
+	CMPB -1(SI)(R14*1), $0x20
+	JLS  sldone
+
+slrec:
+	MOVQ  CX, AX
+	SHLQ  $4, AX // 16-byte records
+	ADDQ  R8, AX
+	MOVL  R13, sipLine_vs(AX)
+	MOVL  R14, sipLine_ve(AX)
+	MOVL  DI, sipLine_start(AX)
+	MOVB  R10, sipLine_nameLen(AX)
+	MOVB  R11, sipLine_id(AX)
+	BTRQ  R11, R15 // CF: the id's bit was in unfilled
+	SETCS sipLine_first(AX)
+	INCQ  CX
+
+slnext:
+	MOVQ R12, DI
+	JMP  slline
+
+sldone:
+	VZEROUPPER
+	MOVQ CX, n+56(FP)
+	MOVQ DI, next+64(FP)
+	MOVQ R15, left+72(FP)
 	RET

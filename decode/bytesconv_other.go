@@ -25,3 +25,8 @@ func nameAddrAVX2(p []byte, n int, r *nameAddrPos, bare bool) bool { return fals
 
 // viaAVX2 is never called here.
 func viaAVX2(p []byte, n int, r *viaPos) bool { return false }
+
+// sipLinesAVX2 is never called here.
+func sipLinesAVX2(data []byte, pos int, out *[sipLinesMax]sipLine, unfilled, idMask uint64) (n, next int, left uint64) {
+	return 0, pos, unfilled
+}

@@ -5,6 +5,7 @@ package decode
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/bits"
 )
 
@@ -218,7 +219,28 @@ func (s *SIP) DecodeFrom(data []byte) error {
 
 	hdrEnd := -1
 	unfilled := uint64(sipFieldHeaders) // first occurrence wins
+	// sipLinesAVX2 walks runs of common header lines and records the ones
+	// with fields to fill; every line it stops at goes through the loop's
+	// own code below, one line per turn. The int32 offsets of its records
+	// cover any message the decoder is given (a datagram, a stream's
+	// bounded buffer).
+	walk := useAVX2 && !s.generic && len(data) <= math.MaxInt32
+	var lines [sipLinesMax]sipLine
 	for pos < len(data) {
+		if walk {
+			var n int
+			n, pos, unfilled = sipLinesAVX2(data, pos, &lines, unfilled, m.idMask)
+			for i := range lines[:n] {
+				l := &lines[i]
+				v := data[l.vs:l.ve]
+				if m.idMask&(1<<(l.id&63)) != 0 {
+					s.extra(m, sipHdr(l.id), data[l.start:l.start+int32(l.nameLen)], v)
+				}
+				if l.first {
+					s.known(sipHdr(l.id), v)
+				}
+			}
+		}
 		if c := data[pos]; c == '\n' {
 			hdrEnd = pos + 1
 			break

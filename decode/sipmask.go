@@ -1,5 +1,7 @@
 package decode
 
+import "unsafe"
+
 // The From, To, Contact and Via values and the Request-URI with fewer
 // searches, on amd64 with AVX2, BMI1 and BMI2 (bytesconv_amd64.s).
 //
@@ -84,3 +86,27 @@ func (r *viaPos) branch(v []byte) []byte {
 	}
 	return v[r.brS:r.brE]
 }
+
+// sipLinesMax is how many header lines one sipLinesAVX2 call records.
+const sipLinesMax = 16
+
+// sipLine is a header line as sipLinesAVX2 records it: the line starts at
+// start with a name of nameLen bytes that ends at the colon, the name's id
+// is id, and data[vs:ve] is its value without the white space DecodeFrom
+// trims. first is set when the line is the first of its id among the
+// fields' headers (the bit was in unfilled), which known fills from. The
+// assembly writes these 16 bytes by offset (go_asm.h).
+type sipLine struct {
+	vs, ve, start int32
+	nameLen, id   uint8
+	first         bool
+	_             uint8
+}
+
+// The assembly relies on these sizes.
+var (
+	_ [16 - unsafe.Sizeof(sipLine{})]struct{}
+	_ [unsafe.Sizeof(sipLine{}) - 16]struct{}
+	_ [32 - unsafe.Sizeof(sipNameEntry{})]struct{}
+	_ [unsafe.Sizeof(sipNameEntry{}) - 32]struct{}
+)

@@ -462,3 +462,157 @@ func TestURIFast(t *testing.T) {
 	checkRandomValues(t, rand.New(rand.NewPCG(9, 10)), 70, `aZ09-._~@:;>?<,"= sipSIP`,
 		[]string{"sip:", "sips:", "sip:u@h", "sip:u@h:", "sip:u:p@"}, checkURI)
 }
+
+// walkLines are header lines for TestSIPLines: the common case
+// sipLinesAVX2 records and every kind of line it must leave to DecodeFrom's
+// own loop (unknown and long names, white space before the colon or around
+// the value, folds, bytes above 0x7f, no colon, lines past 64 and 128 bytes).
+var walkLines = []string{
+	"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds",
+	"v: SIP/2.0/TCP h;branch=z9hG4bKx;received=192.0.2.1;rport=5060;alias",
+	"From: \"Alice\" <sip:alice@atlanta.example.com>;tag=1928301774",
+	"f: <sip:a@b>;tag=x",
+	"To: <sip:bob@biloxi.example.com>",
+	"To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf",
+	"Call-ID: a84b4c76e66710@pc33.atlanta.example.com",
+	"i: x@y",
+	"CSeq: 314159 INVITE",
+	"CSeq: 1  INVITE",
+	"CSeq: x INVITE",
+	"Contact: <sip:alice@192.0.2.4:5070>",
+	"m: <sip:x@[2001:db8::1]:5060>",
+	"Content-Length: 4",
+	"l: 0",
+	"Content-Length: abc",
+	"Content-Type: application/sdp",
+	"Max-Forwards: 70",
+	"User-Agent: X  ",
+	"Server: Y",
+	"Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO",
+	"X-CID: abc",
+	"X-Other: def",
+	"X-Custom: v",
+	"X-Unknown-Header: q",
+	"Subject:",
+	"Subject: \t",
+	"Subject:  two spaces",
+	"Subject:\ttab",
+	"Subject : space before the colon",
+	"A-Very-Long-Header-Name-Over-24: v",
+	"Supported: x\xff",
+	"N\xe4me: v",
+	"Authorization: Digest username=\"bob\", realm=\"x\", nonce=\"" + strings.Repeat("n", 100) + "\"",
+	"Record-Route: <sip:" + strings.Repeat("r", 130) + ">",
+	"Subject: folded\r\n continued",
+	"Subject: folded\r\n\tby a tab",
+	"P-Asserted-Identity: <sip:123@h>",
+	"Reason: Q.850;cause=16",
+	"Diversion: <sip:1@h>",
+	"X-RTP-Stat: CS=0",
+	"a line without a colon",
+	"Expires: 3600\r",
+	":",
+	"Date: " + strings.Repeat("d", 57),
+	"Date: " + strings.Repeat("d", 58),
+	"Date: " + strings.Repeat("d", 25),
+}
+
+// TestSIPLines compares DecodeFrom with sipLinesAVX2 walking the header
+// lines against the portable loop alone, on random header blocks, whole and
+// truncated, in heap buffers and ending where a page ends before one that
+// cannot be read, with and without configured headers.
+func TestSIPLines(t *testing.T) {
+	skipWithoutAVX2(t)
+	mid := guardedPage(t)
+	cfg := &SIPConfig{ALegHeaders: []string{"X-CID", "X-Other"}, CustomHeaders: [3]string{"X-Custom", "Subject", "max-forwards"}}
+	r := rand.New(rand.NewPCG(5, 6))
+	walked := 0
+	for round := 0; round < 20000; round++ {
+		eol := "\r\n"
+		if r.IntN(4) == 0 {
+			eol = "\n"
+		}
+		msg := "INVITE sip:b@example.com SIP/2.0" + eol
+		if r.IntN(2) == 0 {
+			msg = "SIP/2.0 200 OK" + eol
+		}
+		for n := r.IntN(26); n > 0; n-- {
+			msg += strings.ReplaceAll(walkLines[r.IntN(len(walkLines))], "\r\n", eol) + eol
+		}
+		if r.IntN(3) > 0 {
+			msg += eol + "body"
+		}
+		if r.IntN(3) == 0 {
+			msg = msg[:r.IntN(len(msg)+1)]
+		}
+		if len(msg) > len(mid) {
+			continue
+		}
+		edge := mid[len(mid)-len(msg):]
+		copy(edge, msg)
+		for _, conf := range []*SIPConfig{nil, cfg} {
+			fast, err := NewSIP(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			generic, _ := NewSIP(conf)
+			generic.generic = true
+			// In a heap buffer, in one with LFs after the end (the walk
+			// reads past it) and where a page ends.
+			for _, in := range [][]byte{[]byte(msg), withCap(msg, 64, '\n'), edge} {
+				ferr, gerr := fast.DecodeFrom(in), generic.DecodeFrom(in)
+				fs, _ := sipSpans(fast, in)
+				gs, _ := sipSpans(generic, in)
+				fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
+				if ferr != gerr || !reflect.DeepEqual(fs, gs) || !reflect.DeepEqual(sipFields(fast), sipFields(generic)) {
+					t.Fatalf("%q: with the walk %v %v %v, without it %v %v %v", msg, ferr, fs, sipFields(fast), gerr, gs, sipFields(generic))
+				}
+			}
+		}
+		var out [sipLinesMax]sipLine
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			if n, _, _ := sipLinesAVX2([]byte(msg), i+1, &out, sipFieldHeaders, 0); n > 0 {
+				walked++
+			}
+		}
+	}
+	// The comparison means something only if the walk took lines.
+	if walked < 10000 {
+		t.Fatalf("the walk recorded lines in only %d of 20000 messages", walked)
+	}
+}
+
+// TestSIPLinesRecords checks the records of sipLinesAVX2 on a block of
+// lines it takes: a second From and Max-Forwards (no field, not configured)
+// are passed over, Subject is recorded for the configuration only, and the
+// walk stops at the empty line.
+func TestSIPLinesRecords(t *testing.T) {
+	skipWithoutAVX2(t)
+	msg := "Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\n" +
+		"f: <sip:c@d>\r\nCall-ID:x@y\r\nSubject: s\r\n\r\n" + strings.Repeat("b", 64)
+	var out [sipLinesMax]sipLine
+	n, next, left := sipLinesAVX2([]byte(msg), 0, &out, sipFieldHeaders, 1<<hdrSubject)
+	want := []struct {
+		name, value string
+		id          sipHdr
+		first       bool
+	}{
+		{"Via", "SIP/2.0/UDP h;branch=z9hG4bKa", hdrVia, true},
+		{"From", "<sip:a@b>;tag=1", hdrFrom, true},
+		{"Call-ID", "x@y", hdrCallID, true},
+		{"Subject", "s", hdrSubject, false},
+	}
+	if n != len(want) || next != strings.Index(msg, "\r\n\r\n")+2 {
+		t.Fatalf("%d records, stopped at %d: %+v", n, next, out[:n])
+	}
+	for i, w := range want {
+		l := out[i]
+		name, value := msg[l.start:l.start+int32(l.nameLen)], msg[l.vs:l.ve]
+		if name != w.name || value != w.value || sipHdr(l.id) != w.id || l.first != w.first {
+			t.Errorf("record %d: %q %q id %d first %v, want %+v", i, name, value, l.id, l.first, w)
+		}
+	}
+	if wantLeft := uint64(sipFieldHeaders) &^ (1<<hdrVia | 1<<hdrFrom | 1<<hdrCallID); left != wantLeft {
+		t.Errorf("unfilled %#x, want %#x", left, wantLeft)
+	}
+}
