@@ -234,7 +234,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 				l := &lines[i]
 				v := data[l.vs:l.ve]
 				if m.idMask&(1<<(l.id&63)) != 0 {
-					s.extra(m, sipHdr(l.id), data[l.start:l.start+int32(l.nameLen)], v)
+					s.extra(m, sipHdr(l.id), data[l.start:l.start+uint32(l.nameLen)], v)
 				}
 				if l.first {
 					s.known(sipHdr(l.id), v)

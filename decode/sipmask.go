@@ -97,7 +97,7 @@ const sipLinesMax = 16
 // fields' headers (the bit was in unfilled), which known fills from. The
 // assembly writes these 16 bytes by offset (go_asm.h).
 type sipLine struct {
-	vs, ve, start int32
+	vs, ve, start uint32
 	nameLen, id   uint8
 	first         bool
 	_             uint8

@@ -607,7 +607,7 @@ func TestSIPLinesRecords(t *testing.T) {
 	}
 	for i, w := range want {
 		l := out[i]
-		name, value := msg[l.start:l.start+int32(l.nameLen)], msg[l.vs:l.ve]
+		name, value := msg[l.start:l.start+uint32(l.nameLen)], msg[l.vs:l.ve]
 		if name != w.name || value != w.value || sipHdr(l.id) != w.id || l.first != w.first {
 			t.Errorf("record %d: %q %q id %d first %v, want %+v", i, name, value, l.id, l.first, w)
 		}
