@@ -221,7 +221,7 @@ func (s *SIP) DecodeFrom(data []byte) error {
 	unfilled := uint64(sipFieldHeaders) // first occurrence wins
 	// sipLinesAVX2 walks runs of common header lines and records the ones
 	// with fields to fill; every line it stops at goes through the loop's
-	// own code below, one line per turn. The int32 offsets of its records
+	// own code below, one line per turn. The 32-bit offsets of its records
 	// cover any message the decoder is given (a datagram, a stream's
 	// bounded buffer).
 	walk := useAVX2 && !s.generic && len(data) <= math.MaxInt32
