@@ -77,7 +77,7 @@ func TestSIPScanners(t *testing.T) {
 
 // guardedPage returns a readable page between two that are not, so that a
 // read past either of its edges faults; it is unmapped when t ends.
-func guardedPage(t *testing.T) []byte {
+func guardedPage(t testing.TB) []byte {
 	t.Helper()
 	page := unix.Getpagesize()
 	mem, err := unix.Mmap(-1, 0, 3*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)

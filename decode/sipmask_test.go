@@ -545,30 +545,7 @@ func TestSIPLines(t *testing.T) {
 		if r.IntN(3) == 0 {
 			msg = msg[:r.IntN(len(msg)+1)]
 		}
-		if len(msg) > len(mid) {
-			continue
-		}
-		edge := mid[len(mid)-len(msg):]
-		copy(edge, msg)
-		for _, conf := range []*SIPConfig{nil, cfg} {
-			fast, err := NewSIP(conf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			generic, _ := NewSIP(conf)
-			generic.generic = true
-			// In a heap buffer, in one with LFs after the end (the walk
-			// reads past it) and where a page ends.
-			for _, in := range [][]byte{[]byte(msg), withCap(msg, 64, '\n'), edge} {
-				ferr, gerr := fast.DecodeFrom(in), generic.DecodeFrom(in)
-				fs, _ := sipSpans(fast, in)
-				gs, _ := sipSpans(generic, in)
-				fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
-				if ferr != gerr || !reflect.DeepEqual(fs, gs) || !reflect.DeepEqual(sipFields(fast), sipFields(generic)) {
-					t.Fatalf("%q: with the walk %v %v %v, without it %v %v %v", msg, ferr, fs, sipFields(fast), gerr, gs, sipFields(generic))
-				}
-			}
-		}
+		checkSIPLines(t, msg, mid, cfg)
 		var out [sipLinesMax]sipLine
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			if n, _, _ := sipLinesAVX2([]byte(msg), i+1, &out, sipFieldHeaders, 0); n > 0 {
@@ -580,6 +557,52 @@ func TestSIPLines(t *testing.T) {
 	if walked < 10000 {
 		t.Fatalf("the walk recorded lines in only %d of 20000 messages", walked)
 	}
+}
+
+// checkSIPLines decodes msg with and without the header-line walk, with the
+// default configuration and with cfg, in a heap buffer, in one with LFs
+// after its end (the walk reads past it) and ending where mid, a page
+// followed by an unreadable one, ends; every result must be the same.
+func checkSIPLines(t testing.TB, msg string, mid []byte, cfg *SIPConfig) {
+	t.Helper()
+	ins := [][]byte{[]byte(msg), withCap(msg, 64, '\n')}
+	if len(msg) <= len(mid) {
+		edge := mid[len(mid)-len(msg):]
+		copy(edge, msg)
+		ins = append(ins, edge)
+	}
+	for _, conf := range []*SIPConfig{nil, cfg} {
+		fast, err := NewSIP(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		generic, _ := NewSIP(conf)
+		generic.generic = true
+		for _, in := range ins {
+			ferr, gerr := fast.DecodeFrom(in), generic.DecodeFrom(in)
+			fs, _ := sipSpans(fast, in)
+			gs, _ := sipSpans(generic, in)
+			fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
+			if ferr != gerr || !reflect.DeepEqual(fs, gs) || !reflect.DeepEqual(sipFields(fast), sipFields(generic)) {
+				t.Fatalf("%q: with the walk %v %v %v, without it %v %v %v", msg, ferr, fs, sipFields(fast), gerr, gs, sipFields(generic))
+			}
+		}
+	}
+}
+
+// FuzzSIPLines is TestSIPLines on fuzzed header blocks after a request line.
+func FuzzSIPLines(f *testing.F) {
+	for _, l := range walkLines {
+		f.Add([]byte(l + "\r\n" + walkLines[len(l)%len(walkLines)] + "\r\n\r\nbody"))
+	}
+	mid := guardedPage(f)
+	cfg := &SIPConfig{ALegHeaders: []string{"X-CID", "X-Other"}, CustomHeaders: [3]string{"X-Custom", "Subject", "max-forwards"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !useAVX2 {
+			t.Skip("no sipLinesAVX2 here")
+		}
+		checkSIPLines(t, "INVITE sip:b@example.com SIP/2.0\r\n"+string(data), mid, cfg)
+	})
 }
 
 // TestSIPLinesRecords checks the records of sipLinesAVX2 on a block of
