@@ -809,9 +809,9 @@ GLOBL slKeep<>(SB), RODATA|NOPTR, $0x30
 // common case: a name of 1 to 23 bytes that sipNameEntries knows,
 // directly followed by the colon (no byte below 0x20 or above 0x7f before
 // it); a LF within data whose next byte is in data and is neither SP nor HT
-// (no fold); a value that, without one SP after the colon and the CR before
-// the LF, neither starts nor ends with a byte at most SP. It stops at the first line that is not (the empty line
-// ending the headers among them) or when out is full, and returns how many
+// (no fold). Values are trimmed as DecodeFrom trims them. It stops at the
+// first line that is not (the empty line ending the headers among them) or
+// when out is full, and returns how many
 // records it wrote, the offset of the line it stopped at and unfilled
 // without the bits of the ids whose first line it recorded. A line whose
 // id has its bit in neither unfilled nor idMask is passed over unrecorded,
@@ -976,11 +976,11 @@ slcr:
 	JAE  slrec
 
 slends:
-	// White space left at either end: DecodeFrom trims it.
+	// A byte at most SP left at either end: trimLWS's trim, out of line.
 	CMPB (SI)(R13*1), $0x20
-	JLS  sldone
+	JLS  sltrim
 	CMPB -1(SI)(R14*1), $0x20
-	JLS  sldone
+	JLS  sltrim
 
 slrec:
 	MOVQ  CX, AX
@@ -998,6 +998,32 @@ slrec:
 slnext:
 	MOVQ R12, DI
 	JMP  slline
+
+sltrim:
+	// trimLWS: SP, HT, CR and LF (DX, by bit) off both ends.
+	MOVQ $0x100002600, DX
+
+sltrimhead:
+	MOVBLZX (SI)(R13*1), AX
+	CMPL    AX, $0x20
+	JA      sltrimtail
+	BTQ     AX, DX
+	JCC     sltrimtail
+	INCQ    R13
+	CMPQ    R13, R14
+	JB      sltrimhead
+	JMP     slrec
+
+sltrimtail:
+	MOVBLZX -1(SI)(R14*1), AX
+	CMPL    AX, $0x20
+	JA      slrec
+	BTQ     AX, DX
+	JCC     slrec
+	DECQ    R14
+	CMPQ    R13, R14
+	JB      sltrimtail
+	JMP     slrec
 
 sldone:
 	VZEROUPPER
