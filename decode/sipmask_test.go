@@ -518,16 +518,15 @@ var walkLines = []string{
 }
 
 // TestSIPLines compares DecodeFrom with sipLinesAVX2 walking the header
-// lines against the portable loop alone, on random header blocks, whole and
-// truncated, in heap buffers and ending where a page ends before one that
-// cannot be read, with and without configured headers.
+// lines against the portable loop alone, on 8 000 random header blocks,
+// whole and truncated (checkSIPLines says where and how).
 func TestSIPLines(t *testing.T) {
 	skipWithoutAVX2(t)
 	mid := guardedPage(t)
 	cfg := &SIPConfig{ALegHeaders: []string{"X-CID", "X-Other"}, CustomHeaders: [3]string{"X-Custom", "Subject", "max-forwards"}}
 	r := rand.New(rand.NewPCG(5, 6))
 	walked := 0
-	for round := 0; round < 20000; round++ {
+	for round := 0; round < 8000; round++ {
 		eol := "\r\n"
 		if r.IntN(4) == 0 {
 			eol = "\n"
@@ -554,8 +553,8 @@ func TestSIPLines(t *testing.T) {
 		}
 	}
 	// The comparison means something only if the walk took lines.
-	if walked < 10000 {
-		t.Fatalf("the walk recorded lines in only %d of 20000 messages", walked)
+	if walked < 4000 {
+		t.Fatalf("the walk recorded lines in only %d of 8000 messages", walked)
 	}
 }
 
