@@ -810,13 +810,13 @@ GLOBL slKeep<>(SB), RODATA|NOPTR, $0x30
 // directly followed by the colon (no byte below 0x20 or above 0x7f before
 // it); a LF within data whose next byte is in data and is neither SP nor HT
 // (no fold). Values are trimmed as DecodeFrom trims them. It stops at the
-// first line that is not (the empty line ending the headers among them) or
-// when out is full, and returns how many
-// records it wrote, the offset of the line it stopped at and unfilled
-// without the bits of the ids whose first line it recorded. A line whose
-// id has its bit in neither unfilled nor idMask is passed over unrecorded,
-// as DecodeFrom's loop passes it. The name keys, their hash and the table
-// are DecodeFrom's own. The 64 bytes from a line start and each 32 after
+// first line that is not (the empty line ending the headers among them),
+// when out is full or at the end of data (pos may be len(data)), and
+// returns how many records it wrote, the offset of the line it stopped at
+// and unfilled without the bits of the ids whose first line it recorded.
+// A line whose id has its bit in neither unfilled nor idMask is passed over
+// unrecorded, as DecodeFrom's loop passes it. The name keys, their hash and
+// the table are DecodeFrom's own. The 64 bytes from a line start and each 32 after
 // them are read whole when data holds them or they stay within one 4 KiB
 // page (else the walk stops there). A byte read past len(data) can only
 // make the walk stop: every line it records has its colon, its LF and the
@@ -834,6 +834,8 @@ TEXT ·sipLinesAVX2(SB), NOSPLIT, $0-80
 	VMOVDQU slConst<>+0x00(SB), Y1
 	VMOVDQU slConst<>+0x20(SB), Y2
 	VMOVDQU slConst<>+0x40(SB), Y3
+	CMPQ    DI, BX
+	JAE     sldone // no line at pos: nothing to read
 
 slline:
 	CMPQ CX, $const_sipLinesMax

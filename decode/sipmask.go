@@ -95,7 +95,7 @@ const sipLinesMax = 16
 // is id, and data[vs:ve] is its value without the white space DecodeFrom
 // trims. first is set when the line is the first of its id among the
 // fields' headers (the bit was in unfilled), which known fills from. The
-// assembly writes these 16 bytes by offset (go_asm.h).
+// assembly writes its first 15 bytes by offset (go_asm.h).
 type sipLine struct {
 	vs, ve, start uint32
 	nameLen, id   uint8
