@@ -401,8 +401,6 @@ func TestDecodeFromLineEnds(t *testing.T) {
 		"Contact: <sip:a@10.0.0.1:5060>",
 		"Content-Length: 4",
 	}
-	var fast, generic SIP
-	generic.generic = true
 	for pad := 0; pad <= 320; pad++ {
 		for _, lfOnly := range []bool{false, true} {
 			eol := "\r\n"
@@ -414,15 +412,7 @@ func TestDecodeFromLineEnds(t *testing.T) {
 				msg += strings.ReplaceAll(l, "\r\n", eol) + eol
 			}
 			msg += eol + "body"
-			for _, in := range [][]byte{[]byte(msg), withCap(msg, 64, '\n'), []byte(msg[:len(msg)-len(eol)-4])} {
-				ferr, gerr := fast.DecodeFrom(in), generic.DecodeFrom(in)
-				fs, _ := sipSpans(&fast, in)
-				gs, _ := sipSpans(&generic, in)
-				fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
-				if ferr != gerr || !reflect.DeepEqual(fs, gs) {
-					t.Fatalf("pad %d: the assembly parsers give %v %v, the portable ones %v %v", pad, ferr, fs, gerr, gs)
-				}
-			}
+			decodeBothWays(t, [][]byte{[]byte(msg), withCap(msg, 64, '\n'), []byte(msg[:len(msg)-len(eol)-4])}, nil)
 		}
 	}
 }
@@ -575,7 +565,15 @@ func checkSIPLines(t testing.TB, msg string, mid []byte, cfg *SIPConfig) {
 		copy(edge, msg)
 		ins = append(ins, edge)
 	}
-	for _, conf := range []*SIPConfig{nil, cfg} {
+	decodeBothWays(t, ins, nil, cfg)
+}
+
+// decodeBothWays decodes each of ins with and without the assembly (the
+// walk and the value parsers: SIP.generic) under each configuration and
+// fails on any difference in the fields or the error.
+func decodeBothWays(t testing.TB, ins [][]byte, confs ...*SIPConfig) {
+	t.Helper()
+	for _, conf := range confs {
 		fast, err := NewSIP(conf)
 		if err != nil {
 			t.Fatal(err)
@@ -588,7 +586,7 @@ func checkSIPLines(t testing.TB, msg string, mid []byte, cfg *SIPConfig) {
 			gs, _ := sipSpans(generic, in)
 			fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
 			if ferr != gerr || !reflect.DeepEqual(fs, gs) || !reflect.DeepEqual(sipFields(fast), sipFields(generic)) {
-				t.Fatalf("%q: with the walk %v %v %v, without it %v %v %v", msg, ferr, fs, sipFields(fast), gerr, gs, sipFields(generic))
+				t.Fatalf("%q, %+v: with the assembly %v %v %v, without it %v %v %v", in, conf, ferr, fs, sipFields(fast), gerr, gs, sipFields(generic))
 			}
 		}
 	}
@@ -822,20 +820,7 @@ func TestSIPLinesModel(t *testing.T) {
 				pos += nl + 1
 			}
 		}
-		for _, conf := range []*SIPConfig{nil, cfg} {
-			fast, _ := NewSIP(conf)
-			generic, _ := NewSIP(conf)
-			generic.generic = true
-			for _, in := range ins {
-				ferr, gerr := fast.DecodeFrom(in), generic.DecodeFrom(in)
-				fs, _ := sipSpans(fast, in)
-				gs, _ := sipSpans(generic, in)
-				fs, gs = emptyAnywhere(fs), emptyAnywhere(gs) // see FuzzSIP
-				if ferr != gerr || !reflect.DeepEqual(fs, gs) || !reflect.DeepEqual(sipFields(fast), sipFields(generic)) {
-					t.Fatalf("%q, %+v: with the walk %v %v, without it %v %v", msg, conf, ferr, sipFields(fast), gerr, sipFields(generic))
-				}
-			}
-		}
+		decodeBothWays(t, ins, nil, cfg)
 	}
 	// The comparison means something only if the walk recorded lines and
 	// filled its array.
