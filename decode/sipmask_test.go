@@ -608,25 +608,25 @@ func FuzzSIPLines(f *testing.F) {
 }
 
 // walkModel is sipLinesAVX2 written in Go for TestSIPLinesModel: the same
-// reads (past len(data) within the page of its last bytes, through unsafe,
-// as the assembly reads), the same stops and the same records.
+// stops, the same records. It reads only data's bytes: where the assembly
+// would decide on a byte past the end (a colon, a control byte or a LF
+// read there), it stops, as the assembly then stops too; where the
+// assembly would not read a window because it crosses into the next page,
+// the model stops as well (readable works on the address alone).
 func walkModel(data []byte, pos int, unfilled, idMask uint64) (recs []sipLine, next int, left uint64) {
-	base := unsafe.Pointer(unsafe.SliceData(data))
-	at := func(i int) byte { return *(*byte)(unsafe.Add(base, i)) }
-	readable := func(i, w int) bool {
-		return i+w <= len(data) || int((uintptr(base)+uintptr(i))&4095) <= 4096-w
-	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	readable := func(i, w int) bool { return i+w <= len(data) || int((base+uintptr(i))&4095) <= 4096-w }
 	for pos < len(data) && len(recs) < sipLinesMax && readable(pos, 64) {
 		k := 0
-		for k < 32 && at(pos+k) != ':' && at(pos+k) >= 0x20 && at(pos+k) < 0x80 {
+		for k < 32 && pos+k < len(data) && data[pos+k] != ':' && data[pos+k] >= 0x20 && data[pos+k] < 0x80 {
 			k++
 		}
-		if k == 0 || k >= 24 || at(pos+k) != ':' {
+		if k == 0 || k >= 24 || pos+k >= len(data) || data[pos+k] != ':' {
 			break
 		}
 		var key [24]byte
 		for j := range k {
-			key[j] = at(pos+j) | 0x20
+			key[j] = data[pos+j] | 0x20
 		}
 		k0, k1, k2 := binary.LittleEndian.Uint64(key[0:]), binary.LittleEndian.Uint64(key[8:]), binary.LittleEndian.Uint64(key[16:])
 		e := &sipNameEntries[sipNameHash(k0, k1, k2)]
@@ -634,15 +634,15 @@ func walkModel(data []byte, pos int, unfilled, idMask uint64) (recs []sipLine, n
 			break
 		}
 		lf := -1
-		for j := 0; j < 64 && lf < 0; j++ {
-			if at(pos+j) == '\n' {
-				lf = pos + j
+		for j := pos; j < min(pos+64, len(data)) && lf < 0; j++ {
+			if data[j] == '\n' {
+				lf = j
 			}
 		}
 		for a := pos + 64; lf < 0 && a < len(data) && readable(a, 32); a += 32 {
-			for j := 0; j < 32 && lf < 0; j++ {
-				if at(a+j) == '\n' {
-					lf = a + j
+			for j := a; j < min(a+32, len(data)) && lf < 0; j++ {
+				if data[j] == '\n' {
+					lf = j
 				}
 			}
 		}
