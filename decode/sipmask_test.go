@@ -263,15 +263,10 @@ func FuzzNameAddr(f *testing.F) {
 		if !useAVX2 {
 			t.Skip("no nameAddrAVX2 here")
 		}
-		if len(data) == 0 {
-			return
+		if v, ok := fuzzValue(data); ok {
+			checkNameAddr(t, "fuzz", v)
+			checkURI(t, "fuzz", v)
 		}
-		// The first byte says how many of the last bytes are capacity
-		// only.
-		b := data[1:]
-		extra := min(int(data[0])%32, len(b))
-		checkNameAddr(t, "fuzz", b[:len(b)-extra])
-		checkURI(t, "fuzz", b[:len(b)-extra])
 	})
 }
 
@@ -376,13 +371,21 @@ func FuzzFirstVia(f *testing.F) {
 		if !useAVX2 {
 			t.Skip("no viaAVX2 here")
 		}
-		if len(data) == 0 {
-			return
+		if v, ok := fuzzValue(data); ok {
+			checkVia(t, "fuzz", v)
 		}
-		b := data[1:]
-		extra := min(int(data[0])%32, len(b))
-		checkVia(t, "fuzz", b[:len(b)-extra])
 	})
+}
+
+// fuzzValue turns a fuzz input into a value with spare capacity: the first
+// byte says how many of the last bytes are capacity only.
+func fuzzValue(data []byte) ([]byte, bool) {
+	if len(data) == 0 {
+		return nil, false
+	}
+	b := data[1:]
+	extra := min(int(data[0])%32, len(b))
+	return b[:len(b)-extra], true
 }
 
 // TestDecodeFromLineEnds moves every line of a message across 64-byte
